@@ -27,7 +27,8 @@ def reconstruction_nats(logits: torch.Tensor, x: torch.Tensor, output_type: Outp
     if output_type is OutputType.BERNOULLI:
         nats = F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none")  # (B, C, H, W)
     else:
-        nats = F.cross_entropy(logits, x.long(), reduction="none")  # logits (B, C, 256, H, W)
+        # cross_entropy wants the class axis second: (B, C, 256, H, W) -> (B, 256, C, H, W).
+        nats = F.cross_entropy(logits.transpose(1, 2), x.long(), reduction="none")  # (B, C, H, W)
     return nats.flatten(1).sum(-1)
 
 
