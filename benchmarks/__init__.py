@@ -1,0 +1,1 @@
+"""Speed and quality measurements. Each module runs with `python -m benchmarks.<name>`."""
