@@ -1,0 +1,1 @@
+"""The FastAPI server: settings, database, model registry, upload checks and the JSON API."""

@@ -1,0 +1,96 @@
+"""The one settings object of the server, read from environment variables with the prefix ACN_."""
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MEBIBYTE = 1 << 20
+DATABASE_NAME = "acn.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Every tunable of `acn serve`; each field is also the environment variable ACN_<FIELD NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="ACN_", extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="directory for the database, uploads, bootstrap run and bundles")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file acn.sqlite3 in data_dir")
+    bundle: Path | None = Field(None, description="model bundle directory to serve; default: the active registered one")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    admin_token: str | None = Field(None, description="bearer token for administrative routes; unset disables them")
+    log_level: str = "INFO"
+
+    # Input limits.
+    max_upload_bytes: int = Field(8 * MEBIBYTE, ge=1, description="largest accepted image file, in bytes")
+    max_request_bytes: int = Field(64 * MEBIBYTE, ge=1, description="largest accepted request body, in bytes")
+    max_image_pixels: int = Field(4096 * 4096, ge=1, description="largest width x height accepted before decoding")
+    max_batch: int = Field(512, ge=1, le=1000, description="maximum images in one /api/encode request")
+    max_neighbours: int = Field(100, ge=1, description="largest k of /api/neighbours")
+    max_daydream_length: int = Field(32, ge=1, description="maximum images in one daydream stream")
+    max_samples: int = Field(64, ge=1, description="maximum images of one /api/samples or /api/reconstructions request")
+
+    # Database.
+    sqlite_busy_timeout_ms: int = Field(10_000, ge=0, description="how long SQLite waits for a lock before failing")
+
+    # First start: the model trained when no bundle is configured or registered.
+    bootstrap_preset: str = "cpu"
+    bootstrap_data: str = "mnist-5k"
+    bootstrap_steps: int | None = Field(None, ge=1, description="training steps; default: the preset's")
+    bootstrap_minutes: float | None = Field(None, gt=0, description="training wall-clock budget; default: the preset's")
+    bootstrap_model: dict[str, Any] = Field(default_factory=dict, description="ModelConfig overrides, as JSON")
+    bootstrap_train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides, as JSON")
+
+    @field_validator("bundle")
+    @classmethod
+    def _bundle_exists(cls, bundle: Path | None) -> Path | None:
+        if bundle is not None and not (bundle / "manifest.json").is_file():
+            raise ValueError(
+                f"bundle directory {bundle} has no manifest.json; pass a directory written by `acn export` "
+                "or unset ACN_BUNDLE to serve the registered model"
+            )
+        return bundle
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        names = ("DEBUG", "INFO", "WARNING", "ERROR")
+        if level.upper() not in names:
+            raise ValueError(f"log level {level!r} is invalid; use one of {', '.join(names)}")
+        return level.upper()
+
+    @model_validator(mode="after")
+    def _request_fits_one_file(self) -> "Settings":
+        if self.max_request_bytes < self.max_upload_bytes:
+            raise ValueError(
+                f"max_request_bytes ({self.max_request_bytes}) is below max_upload_bytes ({self.max_upload_bytes}), "
+                "so no file of the allowed size could be sent; raise ACN_MAX_REQUEST_BYTES"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / DATABASE_NAME).resolve()}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def bootstrap_run_dir(self) -> Path:
+        return self.data_dir / "runs" / "bootstrap"
+
+    @property
+    def bundles_dir(self) -> Path:
+        return self.data_dir / "bundles"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Read the settings from the environment once per process."""
+    return Settings()
