@@ -21,7 +21,8 @@ COPY training ./training
 COPY cli ./cli
 COPY server ./server
 COPY migrations ./migrations
-# Editable, so that the server finds migrations/ beside its package directory.
+COPY web ./web
+# Editable, so that the server finds migrations/ and web/ beside its package directory.
 RUN pip install -e .
 
 USER acn
