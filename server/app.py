@@ -7,14 +7,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
 
+from server.admin.lifecycle import start_admin, stop_admin
 from server.db import make_engine, make_session_factory, upgrade_database
 from server.errors import install_error_handlers
 from server.images import install_pillow_limits
 from server.metrics import Metrics
 from server.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from server.registry import Registry, active_version
-from server.routes import daydreams, encode, health, images, models, neighbours, reconstructions, samples
+from server.routes import daydreams, encode, health, images, latent_map, models, neighbours, pages, reconstructions, samples
+from server.routes import admin, admin_images, admin_pages
 from server.services import Services
 from server.settings import Settings
 
@@ -56,7 +59,9 @@ def create_app(settings: Settings, bundle: Path | None = None) -> FastAPI:
         snapshot = await run_in_threadpool(services.registry.activate, chosen)
         services.metrics.index_size.set(len(snapshot.bundle.ids))
         services.metrics.model_swaps.inc()
+        await run_in_threadpool(start_admin, app, services)
         yield
+        await run_in_threadpool(stop_admin, app)
         engine.dispose()
 
     app = FastAPI(
@@ -67,8 +72,9 @@ def create_app(settings: Settings, bundle: Path | None = None) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (encode, neighbours, reconstructions, daydreams, samples, images, models, health):
+    for module in (encode, neighbours, reconstructions, daydreams, samples, images, latent_map, models, health, pages, admin, admin_images, admin_pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     # Starlette runs the middleware added last first, so every request, rejected ones included, gets an id and metrics.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=services.metrics)

@@ -3,7 +3,7 @@
 import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -62,3 +62,39 @@ class UploadCode(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     upload: Mapped[Upload] = relationship(back_populates="codes")
+
+
+class TrainingRun(Base):
+    """An admin-requested retraining: `acn train`, `acn evaluate` and `acn export` run as subprocesses, then the swap."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # RunState: queued, running, succeeded, failed, cancelled
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)  # train, evaluate, export or swap while running
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)  # TrainingRunRequest fields, resolved_data and train_arguments
+    run_dir: Mapped[str] = mapped_column(String(1024))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1 over all stages
+    metrics: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # training rows of metrics.jsonl, newest last
+    log_tail: Mapped[str] = mapped_column(Text, default="")  # last lines of the subprocess output
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # report.json of `acn evaluate`
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    swap: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # policy decision: activated and reasons
+    bundle_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AddedImage(Base):
+    """An image an admin added to the searchable collection; encoded and indexed by every active version."""
+
+    __tablename__ = "added_images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the decoded, normalised pixels
+    stored_path: Mapped[str] = mapped_column(String(1024))  # relative to the data directory
+    source: Mapped[str] = mapped_column(String(1024))  # upload file name or server-side path
+    label: Mapped[int | None] = mapped_column(Integer, nullable=True)  # class index, for models whose index has labels
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

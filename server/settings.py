@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     max_daydream_length: int = Field(32, ge=1, description="maximum images in one daydream stream")
     max_samples: int = Field(64, ge=1, description="maximum images of one /api/samples or /api/reconstructions request")
 
+    # Administration: retraining runs and the swap policy.
+    data_root: Path | None = Field(None, description="directory that training data paths must lie inside; default: data_dir/datasets")
+    max_concurrent_runs: int = Field(1, ge=1, description="training runs executed at once; further runs wait in the queue")
+    min_probe_accuracy: float | None = Field(
+        None, ge=0, le=1, description="linear probe accuracy on codes that a run needs to be activated; unset: no minimum"
+    )
+    max_ordered_nats: float | None = Field(
+        None, gt=0, description="largest ordered compression cost, in nats per image, of a run to be activated; unset: no maximum"
+    )
+    admin_session_hours: float = Field(12.0, gt=0, description="lifetime of an admin login session cookie, in hours")
+
     # Database.
     sqlite_busy_timeout_ms: int = Field(10_000, ge=0, description="how long SQLite waits for a lock before failing")
 
@@ -88,6 +99,19 @@ class Settings(BaseSettings):
     @property
     def bundles_dir(self) -> Path:
         return self.data_dir / "bundles"
+
+    @property
+    def resolved_data_root(self) -> Path:
+        root = self.data_root if self.data_root is not None else self.data_dir / "datasets"
+        return root.resolve()
+
+    @property
+    def training_runs_dir(self) -> Path:
+        return self.data_dir / "training-runs"
+
+    @property
+    def added_images_dir(self) -> Path:
+        return self.data_dir / "added-images"
 
 
 @functools.cache
