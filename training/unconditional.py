@@ -11,7 +11,8 @@ from sklearn.mixture import GaussianMixture
 from training.fileio import atomic_write
 
 PRIOR_NAME = "unconditional_prior.npz"
-COMPONENT_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+# Past 32 full-covariance components the fit has more parameters than a few thousand codes support.
+COMPONENT_CHOICES = (1, 2, 4, 8, 16, 32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,7 @@ def fit_unconditional_prior(
     for components in choices:
         if components > len(train_codes):
             break
-        mixture = GaussianMixture(components, covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=500)
+        mixture = GaussianMixture(components, covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=200)
         mixture.fit(train_codes)
         scores[components] = float(mixture.score(validation_codes))
         if best is None or scores[components] > scores[best.n_components]:
