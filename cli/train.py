@@ -21,6 +21,7 @@ _HELP = {
     "image_size": "side in pixels that folder images are resized to",
     "code_size": "dimensions D of the code and latent z",
     "mixture_components": "Gaussians M per latent dimension in the prior",
+    "code_scale": "fixed factor on the encoder output (q(z|x) has unit variance, so larger codes carry more information)",
     "encoder_channels": "channels of each 3x3 encoder convolution, comma-separated",
     "encoder_strides": "stride of each encoder convolution, comma-separated",
     "prior_hidden": "tanh units per hidden layer of the prior network",

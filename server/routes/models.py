@@ -1,14 +1,14 @@
 """GET /api/models lists registered model versions; POST /api/models loads a bundle and makes it active (admin)."""
 
 import datetime
-import secrets
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from server.admin.auth import require_admin
 from server.errors import ApiError, ErrorKind, error_responses
 from server.models import ModelVersion
 from server.registry import list_versions
@@ -55,16 +55,6 @@ async def get_models(services: Services = Depends(get_services)) -> ModelsRespon
     rows = await run_in_threadpool(list_versions, services.sessions)
     active = services.registry.current().version if services.registry.is_ready else None
     return ModelsResponse(active=active, versions=[ModelVersionOut.from_row(row) for row in rows])
-
-
-def require_admin(services: Services = Depends(get_services), authorization: str | None = Header(None)) -> None:
-    """Check the bearer token of an administrative request."""
-    token = services.settings.admin_token
-    if token is None:
-        raise ApiError(ErrorKind.ADMIN_DISABLED)
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
-        raise ApiError(ErrorKind.UNAUTHORIZED)
 
 
 @router.post(

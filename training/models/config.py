@@ -31,6 +31,9 @@ class ModelConfig:
     image_size: int = 28
     output_type: OutputType = OutputType.BERNOULLI
     code_size: int = 16  # D, dimensions of the code c and the latent z
+    # Fixed factor on the encoder's output. q(z|x) has unit variance, so codes must spread over several
+    # units to carry information; a factor above 1 lets Adam's size-independent steps spread them sooner.
+    code_scale: float = 1.0
     mixture_components: int = 8  # M, Gaussians per latent dimension in the prior
     encoder_channels: tuple[int, ...] = (32, 32, 64, 64, 128)
     encoder_strides: tuple[int, ...] = (1, 2, 1, 2, 1)
@@ -55,6 +58,8 @@ class ModelConfig:
             )
         if self.decoder_kernel < 3 or self.decoder_kernel % 2 == 0:
             raise ValueError(f"decoder_kernel must be odd and at least 3, got {self.decoder_kernel}")
+        if self.code_scale <= 0:
+            raise ValueError(f"code_scale must be positive, got {self.code_scale}")
         for name in ("code_size", "mixture_components", "decoder_blocks", "decoder_filters", "image_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -18,8 +18,9 @@ class Encoder(nn.Module):
             size = (size - 1) // stride + 1
         self.features = nn.Sequential(*layers)
         self.to_code = nn.Linear(in_channels * size * size, config.code_size)
+        self.code_scale = config.code_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map images scaled to [-1, 1], (B, C, H, W), to codes (B, D)."""
         h = self.features(x)  # (B, C_last, H', W')
-        return self.to_code(h.flatten(1))  # (B, D)
+        return self.to_code(h.flatten(1)) * self.code_scale  # (B, D)
