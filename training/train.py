@@ -76,7 +76,12 @@ class Trainer:
         """Train until config.steps or config.minutes; write a checkpoint at intervals, at the end and on Ctrl-C."""
         config = self.config
         deadline = None if config.minutes is None else time.monotonic() + config.minutes * 60 - self.elapsed
-        progress = tqdm(total=config.steps, initial=self.step, disable=not show_progress, unit="step", dynamic_ncols=True)
+        # With a time budget the step total is only a cap, so the bar counts steps and names the budget.
+        budget = f"train ({config.minutes:g} min budget)" if config.minutes is not None else "train"
+        total = None if config.minutes is not None else config.steps
+        progress = tqdm(
+            total=total, initial=self.step, desc=budget, disable=not show_progress, unit="step", dynamic_ncols=True
+        )
         window: list[dict[str, float]] = []
         window_start = time.monotonic()
         started = time.monotonic() - self.elapsed
