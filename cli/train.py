@@ -92,7 +92,9 @@ def _int_tuple(text: str) -> tuple[int, ...]:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {key: value for key, value in vars(args).items() if "." in key or key in _HELP if value is not None}
+    return {
+        key: value for key, value in vars(args).items() if ("." in key or key in _HELP) and value is not None
+    }
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
