@@ -28,6 +28,8 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 TIMEOUT_MS = 120_000  # a daydream on a large model samples for a while
+# A daydream frame takes well under a second on an idle machine, but other jobs can slow it many times.
+DAYDREAM_TIMEOUT_MS = 180_000
 VIEWPORT = {"width": 1200, "height": 900}
 NARROW_VIEWPORT = {"width": 380, "height": 800}
 DAYDREAM_LENGTH = 6
@@ -107,6 +109,7 @@ def take_screenshots(base: str, out: Path, image: Path | None, chromium: Path) -
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)
         page = context.new_page()
 
         page.goto(base + "/")
@@ -120,7 +123,9 @@ def take_screenshots(base: str, out: Path, image: Path | None, chromium: Path) -
 
         page.locator("#daydream-length").fill(str(DAYDREAM_LENGTH))
         page.locator("#daydream-start").click()
-        expect(page.locator("#daydream-status")).to_have_text(f"Daydream finished: {DAYDREAM_LENGTH} frames.")
+        expect(page.locator("#daydream-status")).to_have_text(
+            f"Daydream finished: {DAYDREAM_LENGTH} frames.", timeout=DAYDREAM_TIMEOUT_MS
+        )
         page.locator("#daydream-heading").scroll_into_view_if_needed()
         save(page, out, "daydream")
 
