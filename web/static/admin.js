@@ -143,6 +143,10 @@
     }
   }
 
+  function percent(value) {
+    return typeof value === "number" ? `${(100 * value).toFixed(1)}%` : "n/a";
+  }
+
   async function loadVersions() {
     const models = await acn.requestJson("/api/models");
     const body = document.querySelector("#versions tbody");
@@ -155,6 +159,11 @@
       cell(row, typeof summary.dataset === "object" && summary.dataset ? summary.dataset.name : summary.dataset);
       cell(row, summary.indexed_images);
       cell(row, summary.checkpoint_step);
+      // The evaluation numbers side by side, so versions can be compared before one is activated.
+      const metrics = summary.metrics || {};
+      cell(row, percent(metrics.linear_probe && metrics.linear_probe.codes));
+      cell(row, percent(metrics.knn_accuracy && metrics.knn_accuracy.codes && metrics.knn_accuracy.codes.k1));
+      cell(row, typeof metrics.unordered === "number" ? metrics.unordered.toFixed(2) : "n/a");
       cell(row, version.registered_at);
       const actions = cell(row, "");
       if (!version.active) {
