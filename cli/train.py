@@ -36,7 +36,7 @@ _HELP = {
     "optimizer": "rmsprop or adam",
     "learning_rate": "optimizer learning rate",
     "momentum": "RMSprop momentum, or Adam's beta1",
-    "polyak_decay": "decay of the Polyak (exponential moving) average of the weights",
+    "polyak_decay": "per-step decay of the Polyak (exponential moving) average of the weights",
     "neighbours": "K, the number of nearest codes the neighbour code is drawn from",
     "unique_neighbours": "never use a code as a neighbour twice in one pass over the data",
     "kl_warmup_steps": "steps over which the KL weight rises from 0 to 1 (0 turns warm-up off)",
@@ -47,7 +47,7 @@ _HELP = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = ", ".join(NAMED_DATASETS)
-    parser.add_argument("--data", help=f"named dataset ({names}) or a path to MNIST IDX files, CIFAR-10 python batches or a folder of images (default: the preset's)")
+    parser.add_argument("--data", help=f"named dataset ({names}) or a path to MNIST IDX files, CIFAR-10 python batches or a folder of images (default: the preset's, mnist-5k for cpu and paper-mnist)")
     parser.add_argument("--out", required=True, type=Path, help="run directory for checkpoints, config and metrics")
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="starting configuration (default: cpu)")
     budget = parser.add_mutually_exclusive_group()
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed for initialisation, batches, neighbours and z (default: 0)")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="device to train on (default: cpu)")
     parser.add_argument("--quiet", action="store_true", help="hide the progress bar")
-    overrides = parser.add_argument_group("preset overrides")
+    overrides = parser.add_argument_group("preset overrides", "each default comes from --preset; see training/config.py")
     for field in dataclasses.fields(ModelConfig):
         if field.name not in _DATA_DERIVED:
             _add_override(overrides, field, "model.")
