@@ -116,10 +116,11 @@ def _paper_cifar() -> TrainConfig:
 def _cpu() -> TrainConfig:
     """Small enough for `acn train --data mnist-5k` on 2 CPU cores in under 20 minutes.
 
-    Departures from the paper, each measured to give more informative codes in that budget: one gated
-    block conditioned on a spatial map decoded from z (a weak decoder leaves the image's shape to the code),
-    codes scaled by 30, Adam at 1e-3 on batches of 16, a KL warm-up over the first 2,000 steps, and a
-    Polyak decay of 0.999 because 0.9999 would average over more steps than the run takes.
+    It departs from the paper where measurements showed more informative codes in that budget. The decoder
+    has one gated block conditioned on a spatial map decoded from z, because a weak decoder leaves the
+    image's shape to the code. Codes are scaled by 30, Adam runs at 1e-3 on batches of 16, and the KL
+    weight warms up over the first 2,000 steps. The Polyak decay is 0.999 because 0.9999 would average
+    over more steps than the run takes.
     """
     return TrainConfig(
         model=ModelConfig(

@@ -127,7 +127,7 @@ class Trainer:
         return ids
 
     def train_step(self, ids: np.ndarray) -> dict[str, float]:
-        """One step of Algorithm 1 on the images with these training-set ids."""
+        """Run one step of the ACN paper's Algorithm 1 on the images with these training-set ids."""
         config = self.config
         x = self.images[ids].to(self.device).float()  # (B, C, H, W)
         self.model.train()

@@ -8,7 +8,7 @@ from training.models.outputs import OutputType
 
 
 class ModelKind(str, enum.Enum):
-    """Which model to train: ACN or one of the paper's two baselines."""
+    """Model family: ACN, or one of the two baselines that the ACN paper (Graves et al., 2018) compares it with."""
 
     ACN = "acn"  # prior conditioned on a neighbouring code
     VAE = "vae"  # same encoder and decoder, unconditional learned mixture prior ("Gated PixelVAE")
@@ -16,7 +16,7 @@ class ModelKind(str, enum.Enum):
 
 
 class Conditioning(str, enum.Enum):
-    """How the latent z enters the gated PixelCNN."""
+    """Conditioning of the gated PixelCNN on the latent z."""
 
     GLOBAL = "global"  # a per-layer bias computed from z, as in conditional Gated PixelCNN
     SPATIAL = "spatial"  # z decoded by transposed convolutions into a feature map for every block
@@ -41,7 +41,7 @@ class ModelConfig:
     prior_layers: int = 3
     decoder_blocks: int = 10
     decoder_filters: int = 64
-    decoder_kernel: int = 5  # odd; the vertical stack sees kernel // 2 rows above per block
+    decoder_kernel: int = 5  # odd, because the vertical stack reaches kernel // 2 rows further up per block
     conditioning: Conditioning = Conditioning.GLOBAL
     conditioning_channels: int = 32  # feature maps of the spatial conditioning network
 
