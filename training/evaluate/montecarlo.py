@@ -31,7 +31,7 @@ class SamplingPlan:
 
     target_standard_error: float = 0.05
     first_samples: int = 16  # samples per image in the first round, at least 2 to measure the spread
-    max_samples: int = 4096  # most samples per image, where the estimate stops even above the target error
+    max_samples: int = 4096  # maximum samples per image; the estimate stops there even above the target error
     batch_size: int = 256  # images per draw call
     chunk_samples: int = 16  # samples per image per draw call
 

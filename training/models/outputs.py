@@ -1,4 +1,4 @@
-"""How the decoder models a pixel: the output distribution shared by data, models and export."""
+"""Output distribution of the decoder for one sub-pixel, shared by data, models and export."""
 
 import enum
 

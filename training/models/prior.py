@@ -57,8 +57,8 @@ def _init_mixture_bias(bias: torch.Tensor, code_size: int, components: int) -> N
 class PriorNetwork(nn.Module):
     """MLP from a neighbour code to p(z|ĉ), as the ACN paper describes it.
 
-    Three hidden layers of tanh units; the input feeds every hidden layer and every hidden layer
-    feeds the output, so the network can pass the neighbour code straight through.
+    It has three hidden layers of tanh units. The input feeds every hidden layer and every hidden
+    layer feeds the output, so the network can pass the neighbour code straight through.
     """
 
     def __init__(self, code_size: int, components: int, hidden: int = 512, layers: int = 3) -> None:
