@@ -1,6 +1,7 @@
 """Tests for `acn export` and the bundle loader, on runs of tiny models trained for a few steps."""
 
 import gzip
+import copy
 import hashlib
 import importlib
 import json
@@ -19,12 +20,13 @@ from training.codebook import CodeTable
 from training.config import TrainConfig, preset_config
 from training.data import Split, load_dataset
 from training.export import BUNDLE_FORMAT_VERSION, Bundle, BundleError, ExportError, export_bundle, load_bundle
-from training.models import ModelKind, OutputType
+from training.export.onnx_graphs import export_prior, open_session, run_prior
+from training.models import ACN, ModelKind, OutputType
 from training.preprocess import PreprocessSpec, preprocess_image
 from training.train import Trainer
 from training.unconditional import PRIOR_NAME, load_unconditional_prior
 
-TOLERANCE = 1e-5  # max abs difference between onnxruntime and PyTorch
+TOLERANCE = 1e-5  # max abs difference between onnxruntime and PyTorch (the prior in float64)
 DIGIT_SIZE = 12
 COLOUR_SIZE = 8
 REPORT = {"kl": {"k1": 1.5, "unconditional": 2.5}, "reconstruction": 30.0}
@@ -107,6 +109,13 @@ def copy_bundle(source: Path, tmp_path: Path) -> Path:
     return target
 
 
+def torch_prior(model: ACN, codes: np.ndarray) -> list[np.ndarray]:
+    """The model's prior parameters for codes, evaluated in float64 as the exported graph does."""
+    with torch.no_grad():
+        params = copy.deepcopy(model).double().prior_params(torch.from_numpy(codes).double())
+    return [tensor.detach().numpy() for tensor in params]
+
+
 def torch_codes(run_dir: Path, images: np.ndarray) -> np.ndarray:
     model = load_averaged_model(run_dir)[0]
     with torch.no_grad():
@@ -167,11 +176,27 @@ def test_encode_matches_torch(acn_run: Path, acn_bundle: Bundle, batch: int) -> 
 def test_prior_matches_torch(acn_run: Path, acn_bundle: Bundle, batch: int) -> None:
     codes = np.random.default_rng(batch).normal(size=(batch, 4)).astype(np.float32)
     model = load_averaged_model(acn_run)[0]
-    with torch.no_grad():
-        expected = model.prior_params(torch.from_numpy(codes))
-    for found, wanted in zip(acn_bundle.prior_params(codes), expected):
+    for found, expected in zip(acn_bundle.prior_params(codes), torch_prior(model, codes)):
         assert found.shape == (batch, 4, 3)
-        assert np.abs(found - wanted.detach().numpy()).max() <= TOLERANCE
+        assert found.dtype == np.float32
+        assert np.abs(found - expected).max() <= TOLERANCE
+
+
+def test_prior_matches_torch_at_code_scale(tmp_path: Path, acn_run: Path) -> None:
+    """Means near 50, as codes scaled by 30 give, still match to the tolerance: the graph runs in float64."""
+    model = load_averaged_model(acn_run)[0]
+    output = model.prior.to_output
+    with torch.no_grad():
+        output.weight.normal_(0.0, 1.0)
+        output.bias.mul_(30.0)
+    export_prior(model, tmp_path / "prior.onnx")
+    session = open_session(tmp_path / "prior.onnx", ["CPUExecutionProvider"])
+    codes = (30.0 * np.random.default_rng(0).normal(size=(64, 4))).astype(np.float32)
+    found = run_prior(session, codes)
+    expected = torch_prior(model, codes)
+    assert np.abs(expected[1]).max() > 32.0  # float32 values there are 3.8e-6 apart
+    for found_part, expected_part in zip(found, expected):
+        assert np.abs(found_part - expected_part).max() <= TOLERANCE
 
 
 @pytest.mark.parametrize("batch", [1, 3, 64])
@@ -184,10 +209,8 @@ def test_colour_encode_matches_torch(colour_run: Path, colour_bundle: Bundle, ba
 def test_colour_vae_prior_matches_torch(colour_run: Path, colour_bundle: Bundle) -> None:
     codes = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
     model = load_averaged_model(colour_run)[0]
-    with torch.no_grad():
-        expected = model.prior_params(torch.from_numpy(codes))
-    for found, wanted in zip(colour_bundle.prior_params(codes), expected):
-        assert np.abs(found - wanted.detach().numpy()).max() <= TOLERANCE
+    for found, expected in zip(colour_bundle.prior_params(codes), torch_prior(model, codes)):
+        assert np.abs(found - expected).max() <= TOLERANCE
 
 
 def test_indexed_codes_match_torch(acn_run: Path, acn_bundle: Bundle) -> None:

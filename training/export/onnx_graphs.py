@@ -1,5 +1,6 @@
 """ONNX graphs of the encoder and the prior network, and onnxruntime sessions that run them."""
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from training.export.layout import ENCODER_INPUT, ENCODER_OUTPUT, ONNX_OPSET, PRIOR_INPUT, PRIOR_OUTPUTS
 from training.models import ACN
+from training.models.prior import PriorNetwork, split_params
 
 EXPORT_BATCH = 2  # batch size of the example input (the batch axis of both graphs is dynamic)
 # Exceptions that onnxruntime raises for a model file it cannot load. They derive from Exception only.
@@ -37,14 +39,26 @@ class _EncoderGraph(nn.Module):
 
 
 class _PriorGraph(nn.Module):
-    """Neighbour codes (N, D) -> mixture logits, means and scales, each (N, D, M)."""
+    """Neighbour codes (N, D) float32 -> mixture logits, means and scales, each (N, D, M) float32.
+
+    The prior network's layers run in float64 inside the graph. Scaled codes put the prior's means
+    near 50, where float32 values are 3.8e-6 apart, and two float32 evaluations of the 512-unit layers
+    (PyTorch's and onnxruntime's) differ by several of those steps. In float64 the error left is the
+    rounding of each output to float32. The softplus of the scales runs in float32, on values near 1,
+    because onnxruntime has no float64 Softplus.
+    """
 
     def __init__(self, model: ACN) -> None:
         super().__init__()
         self.model = model
+        self.network = copy.deepcopy(model.prior).double() if isinstance(model.prior, PriorNetwork) else None
 
     def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        params = self.model.prior_params(codes)
+        if self.network is None:  # the VAE's learned prior: its parameters are the output
+            params = self.model.prior_params(codes)
+        else:
+            raw = self.network.raw_params(codes.double()).float()
+            params = split_params(raw, self.network.code_size, self.network.components)
         return params.logits, params.means, params.scales
 
 

@@ -39,7 +39,8 @@ def sample_mixture(params: MixtureParams, generator: torch.Generator | None = No
     return means + scales * noise
 
 
-def _split_params(raw: torch.Tensor, code_size: int, components: int) -> MixtureParams:
+def split_params(raw: torch.Tensor, code_size: int, components: int) -> MixtureParams:
+    """Turn raw network outputs (B, D * 3 * M) into mixture parameters (B, D, M)."""
     raw = raw.view(-1, code_size, 3, components)  # (B, D, 3, M)
     logits, means, scale_inputs = raw.unbind(2)
     return MixtureParams(logits, means, F.softplus(scale_inputs) + MIN_SCALE)
@@ -73,14 +74,17 @@ class PriorNetwork(nn.Module):
 
     def forward(self, neighbour_codes: torch.Tensor) -> MixtureParams:
         """Map neighbour codes (B, D) to mixture parameters (B, D, M)."""
+        return split_params(self.raw_params(neighbour_codes), self.code_size, self.components)
+
+    def raw_params(self, neighbour_codes: torch.Tensor) -> torch.Tensor:
+        """Map neighbour codes (B, D) to the output layer's values (B, D * 3 * M), before split_params."""
         hiddens = []
         h = torch.tanh(self.from_input[0](neighbour_codes))  # (B, hidden)
         hiddens.append(h)
         for from_input, from_previous in zip(self.from_input[1:], self.from_previous):
             h = torch.tanh(from_input(neighbour_codes) + from_previous(h))
             hiddens.append(h)
-        raw = self.to_output(torch.cat(hiddens, dim=-1))  # (B, D * 3 * M)
-        return _split_params(raw, self.code_size, self.components)
+        return self.to_output(torch.cat(hiddens, dim=-1))  # (B, D * 3 * M)
 
 
 class LearnedMixturePrior(nn.Module):
@@ -95,4 +99,4 @@ class LearnedMixturePrior(nn.Module):
 
     def forward(self, batch_size: int) -> MixtureParams:
         raw = self.raw.unsqueeze(0).expand(batch_size, -1)
-        return _split_params(raw, self.code_size, self.components)
+        return split_params(raw, self.code_size, self.components)
