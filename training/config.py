@@ -12,6 +12,12 @@ class OptimizerKind(str, enum.Enum):
     ADAM = "adam"
 
 
+class LearningRateSchedule(str, enum.Enum):
+    CONSTANT = "constant"
+    # Cosine decay from learning_rate to 0 over the budget: steps, or minutes when those run out first.
+    COSINE = "cosine"
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that decides a training run besides the data's own shape."""
@@ -28,6 +34,8 @@ class TrainConfig:
     neighbours: int = 5  # K, the number of nearest codes a neighbour is drawn from
     unique_neighbours: bool = False  # no code is a neighbour twice in one pass
     kl_warmup_steps: int = 0  # KL weight rises linearly from 0 to 1 over this many steps; 0 = off
+    learning_rate_schedule: LearningRateSchedule = LearningRateSchedule.CONSTANT
+    shift_pixels: int = 0  # training images move by up to this many pixels in x and y; 0 = off
     steps: int = 100_000
     minutes: float | None = None  # wall-clock budget; training stops at steps or minutes, whichever comes first
     seed: int = 0
@@ -39,11 +47,14 @@ class TrainConfig:
         if isinstance(self.model, dict):
             self.model = ModelConfig.from_dict(self.model)
         self.optimizer = OptimizerKind(self.optimizer)
+        self.learning_rate_schedule = LearningRateSchedule(self.learning_rate_schedule)
         for name in ("batch_size", "neighbours", "steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.polyak_decay < 1.0:
             raise ValueError(f"polyak_decay must be in [0, 1), got {self.polyak_decay}")
+        if self.shift_pixels < 0:
+            raise ValueError(f"shift_pixels must be 0 or more, got {self.shift_pixels}")
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes must be positive, got {self.minutes}")
 
@@ -51,6 +62,7 @@ class TrainConfig:
         values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         values["model"] = self.model.to_dict()
         values["optimizer"] = self.optimizer.value
+        values["learning_rate_schedule"] = LearningRateSchedule(self.learning_rate_schedule).value
         return values
 
     @classmethod

@@ -3,6 +3,9 @@
 import copy
 import json
 import logging
+import math
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from tqdm import tqdm
 
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from training.codebook import CodeTable
-from training.config import OptimizerKind, TrainConfig
+from training.config import LearningRateSchedule, OptimizerKind, TrainConfig
 from training.data import ImageDataset, Split
 from training.fileio import atomic_write_json, atomic_write_text
 from training.losses import kl_estimate, reconstruction_nats, sample_posterior
@@ -85,30 +88,34 @@ class Trainer:
         window: list[dict[str, float]] = []
         window_start = time.monotonic()
         started = time.monotonic() - self.elapsed
-        try:
-            while self.step < config.steps and (deadline is None or time.monotonic() < deadline):
-                # Forward, backward and step on one batch.
-                window.append(self.train_step(self._next_batch()))
-                self.step += 1
-                self.elapsed = time.monotonic() - started
-                progress.update(1)
+        with _StopBetweenSteps() as stop:
+            try:
+                while self.step < config.steps and (deadline is None or time.monotonic() < deadline):
+                    # Forward, backward and step on one batch.
+                    self._set_learning_rate()
+                    window.append(self.train_step(self._next_batch()))
+                    self.step += 1
+                    self.elapsed = time.monotonic() - started
+                    progress.update(1)
 
-                # Log averages over the interval to the progress bar and the metrics file.
-                if self.step % config.log_every == 0 or self.step == config.steps:
-                    row = self._summarise(window, time.monotonic() - window_start)
-                    progress.set_postfix(kl=f"{row['kl']:.2f}", recon=f"{row['reconstruction']:.2f}", img_s=f"{row['images_per_second']:.0f}")
-                    self._append_metrics(row)
-                    window, window_start = [], time.monotonic()
+                    # Log averages over the interval to the progress bar and the metrics file.
+                    if self.step % config.log_every == 0 or self.step == config.steps:
+                        row = self._summarise(window, time.monotonic() - window_start)
+                        progress.set_postfix(kl=f"{row['kl']:.2f}", recon=f"{row['reconstruction']:.2f}", img_s=f"{row['images_per_second']:.0f}")
+                        self._append_metrics(row)
+                        window, window_start = [], time.monotonic()
 
-                # Checkpoint at the interval, with validation costs from the averaged weights.
-                if self.step % config.checkpoint_every == 0:
-                    self._append_metrics({"step": self.step, **self.validate()})
-                    self.save()
-        except KeyboardInterrupt:
-            logger.warning("training interrupted at step %d; writing a checkpoint before stopping", self.step)
-            self.save()
-            progress.close()
-            raise
+                    # Checkpoint at the interval, with validation costs from the averaged weights.
+                    if self.step % config.checkpoint_every == 0:
+                        self._append_metrics({"step": self.step, **self.validate()})
+                        self.save()
+                    if stop.requested:
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                logger.warning("training interrupted at step %d; writing a checkpoint before stopping", self.step)
+                self.save()
+                progress.close()
+                raise
         progress.close()
         summary = {"step": self.step, "elapsed_seconds": self.elapsed, **self.validate()}
         self._append_metrics(summary)
@@ -130,6 +137,8 @@ class Trainer:
         """Run one step of the ACN paper's Algorithm 1 on the images with these training-set ids."""
         config = self.config
         x = self.images[ids].to(self.device).float()  # (B, C, H, W)
+        if config.shift_pixels > 0:
+            x = self._shift(x)
         self.model.train()
 
         kl = torch.zeros(len(ids), device=self.device)
@@ -148,6 +157,26 @@ class Trainer:
         self.optimizer.step()
         self._update_average()
         return {"kl": kl.mean().item(), "reconstruction": reconstruction.mean().item(), "kl_weight": kl_weight, "images": len(ids)}
+
+    def _set_learning_rate(self) -> None:
+        """Apply the learning-rate schedule at the current step and elapsed time."""
+        config = self.config
+        if config.learning_rate_schedule is LearningRateSchedule.CONSTANT:
+            return
+        progress = self.step / config.steps
+        if config.minutes is not None:
+            progress = max(progress, self.elapsed / (config.minutes * 60))
+        factor = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.learning_rate * factor
+
+    def _shift(self, x: torch.Tensor) -> torch.Tensor:
+        """Move each image by a random whole number of pixels in x and y, filling with level 0."""
+        shift = self.config.shift_pixels
+        height, width = x.shape[2:]
+        padded = torch.nn.functional.pad(x, (shift, shift, shift, shift))
+        offsets = self.rng.integers(0, 2 * shift + 1, size=(len(x), 2))
+        return torch.stack([padded[n, :, dy : dy + height, dx : dx + width] for n, (dy, dx) in enumerate(offsets)])
 
     def _neighbour_codes(self, ids: np.ndarray, codes: torch.Tensor) -> torch.Tensor:
         """Store the batch's codes in the table and return one neighbour code per image (B, D)."""
@@ -246,6 +275,34 @@ class Trainer:
         rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         kept = [line for line in rows if json.loads(line).get("step", 0) <= self.step]
         atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+class _StopBetweenSteps:
+    """Turn Ctrl-C (SIGINT) into a request that the loop honours after the current step.
+
+    A checkpoint written then holds whole steps only, so --resume continues exactly. A second Ctrl-C
+    raises KeyboardInterrupt at once. Python handles signals in the main thread only, so elsewhere
+    (a trainer run in a worker thread) SIGINT keeps its usual behaviour.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_StopBetweenSteps":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _request(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        logger.warning("Ctrl-C: stopping after the current step; press it again to stop at once")
 
 
 def _device(name: str) -> torch.device:

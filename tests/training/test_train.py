@@ -1,5 +1,6 @@
 import json
 import math
+import signal
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from tests.training.conftest import make_dataset, tiny_config
 from training.checkpoint import CheckpointError, load_averaged_model, load_checkpoint
 from training.data import Split
 from training.models import ModelKind, OutputType
-from training.train import Trainer, read_metrics
+from training.train import Trainer, _StopBetweenSteps, read_metrics
 
 
 def _state_equal(first: dict, second: dict) -> bool:
@@ -63,38 +64,65 @@ def test_checkpoint_holds_the_contract(tmp_path, dataset):
     assert state["code_table"]["codes"].shape == (28, 16)
 
 
-@pytest.mark.parametrize("unique", [False, True])
-def test_resume_matches_uninterrupted_run(tmp_path, dataset, unique):
+def _interrupt_at(trainer: Trainer, step: int):
+    """Return a train_step that sends this process SIGINT, as Ctrl-C does, during the given step."""
+    original = trainer.train_step
+
+    def interrupted(ids):
+        if trainer.step == step:
+            signal.raise_signal(signal.SIGINT)
+        return original(ids)
+
+    return interrupted
+
+
+RESUME_VARIANTS = {
+    "plain": {},
+    "unique": {"unique_neighbours": True},
+    "cosine_shift": {"learning_rate_schedule": "cosine", "shift_pixels": 2},
+}
+
+
+@pytest.mark.parametrize("variant", RESUME_VARIANTS)
+def test_resume_matches_uninterrupted_run(tmp_path, dataset, variant):
     torch.set_num_threads(1)
-    straight = Trainer(tiny_config(steps=10, unique_neighbours=unique), dataset, tmp_path / "straight")
+    options = RESUME_VARIANTS[variant]
+    straight = Trainer(tiny_config(steps=10, **options), dataset, tmp_path / "straight")
     straight.run(False)
 
-    Trainer(tiny_config(steps=5, unique_neighbours=unique), dataset, tmp_path / "split").run(False)
-    resumed = Trainer(tiny_config(steps=10, unique_neighbours=unique), dataset, tmp_path / "split", resume=True)
-    assert resumed.step == 5
+    # The first part is interrupted during step 5 (the sixth), so its schedule is that of a 10-step run.
+    first = Trainer(tiny_config(steps=10, **options), dataset, tmp_path / "split")
+    first.train_step = _interrupt_at(first, 5)
+    with pytest.raises(KeyboardInterrupt):
+        first.run(False)
+    resumed = Trainer(tiny_config(steps=10, **options), dataset, tmp_path / "split", resume=True)
+    assert resumed.step == 6
     resumed.run(False)
 
     assert _state_equal(straight.model.state_dict(), resumed.model.state_dict())
     assert _state_equal(straight.averaged_model.state_dict(), resumed.averaged_model.state_dict())
     assert np.array_equal(straight.code_table.codes, resumed.code_table.codes)
     straight_rows = [row for row in read_metrics(tmp_path / "straight") if "kl" in row]
-    resumed_rows = [row for row in read_metrics(tmp_path / "split") if "kl" in row and row["step"] != 5]
+    resumed_rows = [row for row in read_metrics(tmp_path / "split") if "kl" in row]
     assert [row["kl"] for row in straight_rows[3:]] == [row["kl"] for row in resumed_rows[3:]]  # steps 8 and 10
 
 
 def test_interrupt_writes_checkpoint(tmp_path, dataset, monkeypatch):
     trainer = Trainer(tiny_config(steps=50, checkpoint_every=1000), dataset, tmp_path)
-    original = trainer.train_step
-
-    def interrupted(ids):
-        if trainer.step == 3:
-            raise KeyboardInterrupt
-        return original(ids)
-
-    monkeypatch.setattr(trainer, "train_step", interrupted)
+    monkeypatch.setattr(trainer, "train_step", _interrupt_at(trainer, 3))
     with pytest.raises(KeyboardInterrupt):
         trainer.run(False)
-    assert load_checkpoint(tmp_path)["step"] == 3
+    assert load_checkpoint(tmp_path)["step"] == 4  # the step under way when Ctrl-C came is finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_interrupt_stops_at_once():
+    with _StopBetweenSteps() as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_kl_warmup_weight_rises_linearly(tmp_path, dataset):
@@ -104,6 +132,51 @@ def test_kl_warmup_weight_rises_linearly(tmp_path, dataset):
         weights.append(trainer.train_step(trainer._next_batch())["kl_weight"])
         trainer.step += 1
     assert weights == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_cosine_schedule_decays_to_zero(tmp_path, dataset):
+    trainer = Trainer(tiny_config(steps=4, learning_rate_schedule="cosine", learning_rate=1e-3), dataset, tmp_path)
+    rates = []
+    for _ in range(5):
+        trainer._set_learning_rate()
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+        trainer.step += 1
+    expected = [1e-3 * 0.5 * (1 + math.cos(math.pi * step / 4)) for step in range(5)]
+    assert rates == pytest.approx(expected)
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cosine_schedule_follows_minutes(tmp_path, dataset):
+    trainer = Trainer(tiny_config(steps=1000, minutes=1.0, learning_rate_schedule="cosine", learning_rate=1e-3), dataset, tmp_path)
+    trainer.elapsed = 30.0  # half the time budget, after 0 of 1000 steps
+    trainer._set_learning_rate()
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+
+
+def test_constant_schedule_keeps_rate(tmp_path, dataset):
+    trainer = Trainer(tiny_config(learning_rate=1e-3), dataset, tmp_path)
+    trainer.step = 5
+    trainer._set_learning_rate()
+    assert trainer.optimizer.param_groups[0]["lr"] == 1e-3
+
+
+def test_shift_moves_whole_images(tmp_path, dataset):
+    trainer = Trainer(tiny_config(shift_pixels=2), dataset, tmp_path)
+    images = torch.zeros(64, 1, 8, 8)
+    images[:, :, 3, 4] = 1.0  # one lit pixel per image
+    shifted = trainer._shift(images)
+    assert shifted.shape == images.shape
+    lit = shifted[:, 0].nonzero()  # (N, 3): image, row, column
+    assert lit.shape[0] == 64  # a 2-pixel move keeps (3, 4) inside 8x8
+    rows, columns = lit[:, 1] - 3, lit[:, 2] - 4
+    assert rows.abs().max() == 2
+    assert columns.abs().max() == 2
+    assert len({(int(r), int(c)) for r, c in zip(rows, columns)}) > 10  # moves vary per image
+
+
+def test_negative_shift_rejected():
+    with pytest.raises(ValueError, match="shift_pixels must be 0 or more, got -1"):
+        tiny_config(shift_pixels=-1)
 
 
 def test_missing_checkpoint_names_the_path(tmp_path):
