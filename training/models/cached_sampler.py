@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from training.models.config import Conditioning
 from training.models.outputs import OutputType
-from training.models.pixelcnn import GatedBlock, GatedPixelCNN, _gate
+from training.models.pixelcnn import GatedBlock, GatedPixelCNN, _gate, levels_from_uniform
 
 RowCallback = Callable[[int, torch.Tensor], bool | None]
 
@@ -105,6 +105,8 @@ class _CachedSampler:
         self.half = decoder.blocks[0].half
         self.width = width
         self.images = torch.zeros(batch, channels, height, width, device=uniforms.device)  # float32, as sample()
+        self.row_levels = torch.zeros(batch, channels, width, device=uniforms.device)  # the row being drawn
+        self.row_uniforms: tuple[torch.Tensor, ...] = ()  # per column (C, B), set at the start of each row
         options = {"dtype": decoder.heads.weight.dtype, "device": uniforms.device}
         self.blocks = [_BlockState(block, batch, height, width, options) for block in decoder.blocks]
         self._init_conditions(z, batch, height, width)
@@ -145,8 +147,10 @@ class _CachedSampler:
         height, width = self.images.shape[2:]
         for i in range(height):
             self._start_row(i)
+            self.row_uniforms = self.uniforms[:, :, i].permute(2, 1, 0).unbind(0)  # W times (C, B)
             for j in range(width):
-                self._sample_pixel(i, j)
+                self._sample_pixel(j)
+            self.images[:, :, i] = self.row_levels
             self._store_image_row(i)
             if on_row is not None and on_row(i, self.images.clone()) is False:
                 raise SamplingCancelled(i + 1, self.images)
@@ -184,7 +188,7 @@ class _CachedSampler:
         row = first.horizontal_input[:, half:].transpose(1, 2)  # (B, C, W)
         first.vertical_input[:, :, i + half, half : half + self.width] = row
 
-    def _sample_pixel(self, i: int, j: int) -> None:
+    def _sample_pixel(self, j: int) -> None:
         gated_outputs = []
         for b, state in enumerate(self.blocks):
             gated = _gate(torch.addmm(state.row_biases[j], state.windows[j], state.horizontal))  # (B, F)
@@ -195,25 +199,25 @@ class _CachedSampler:
             if state.has_residual:
                 output += state.columns[j]
             self.blocks[b + 1].columns[j].copy_(output)
-        skip = torch.addmm(self.skip_bias, torch.cat(gated_outputs, dim=1), self.skip)  # (B, F)
+        gated_all = gated_outputs[0] if len(gated_outputs) == 1 else torch.cat(gated_outputs, dim=1)
+        skip = torch.addmm(self.skip_bias, gated_all, self.skip)  # (B, F)
         features = torch.addmm(self.hidden_bias, F.relu(skip), self.hidden)  # (B, F)
-        self._draw_channels(features, i, j)
+        self._draw_channels(features, j)
 
-    def _draw_channels(self, features: torch.Tensor, i: int, j: int) -> None:
-        """Draw the channels of pixel (i, j) in order, each seeing the channels before it."""
+    def _draw_channels(self, features: torch.Tensor, j: int) -> None:
+        """Draw the channels of the current row's pixel j in order, each seeing the channels before it."""
         decoder = self.decoder
-        batch = features.shape[0]
         pixel = self.blocks[0].columns[j]  # (B, C) scaled values, filled channel by channel
+        uniforms = self.row_uniforms[j]  # (C, B)
         for c in range(decoder.channels):
             hidden = features if c == 0 else features + pixel[:, :c] @ self.previous[c]
             logits = torch.addmm(self.head_bias[c], F.relu(hidden), self.head[c])  # (B, L)
-            # Reshape to the plain logits layout at one position so the decoder's own draw rule applies.
+            # The same element-wise rules as decoder.draw_level, on one position's logits.
             if decoder.output_type is OutputType.BERNOULLI:
-                logits = logits.view(batch, 1, 1, 1)
+                level = (uniforms[c] < torch.sigmoid(logits[:, 0])).float()  # (B,)
             else:
-                logits = logits.view(batch, 1, decoder.levels, 1, 1)
-            level = decoder.draw_level(logits, 0, 0, 0, self.uniforms[:, c, i, j])  # (B,)
-            self.images[:, c, i, j] = level
+                level = levels_from_uniform(logits, uniforms[c])
+            self.row_levels[:, c, j] = level
             pixel[:, c] = decoder.scale_input(level)
 
 
