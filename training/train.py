@@ -107,8 +107,10 @@ class Trainer:
 
                     # Checkpoint at the interval, with validation costs from the averaged weights.
                     if self.step % config.checkpoint_every == 0:
+                        checkpoint_start = time.monotonic()
                         self._append_metrics({"step": self.step, **self.validate()})
                         self.save()
+                        window_start += time.monotonic() - checkpoint_start  # images/s counts training only
                     if stop.requested:
                         raise KeyboardInterrupt
             except KeyboardInterrupt:
