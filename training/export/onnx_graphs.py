@@ -106,7 +106,14 @@ def onnx_providers(device: torch.device) -> list[str]:
 
 
 def open_session(path: Path, providers: list[str]) -> onnxruntime.InferenceSession:
-    return onnxruntime.InferenceSession(str(path), providers=providers)
+    """Open an onnxruntime session whose worker threads sleep between calls instead of spinning.
+
+    Spinning threads keep a core busy after each call. Beside the PyTorch decoder in the same process
+    that made a daydream frame take 70 to 120 ms instead of 41 ms on 2 cores (benchmarks/daydream.py).
+    """
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
 
 
 def run_encoder(session: onnxruntime.InferenceSession, images: np.ndarray) -> np.ndarray:
