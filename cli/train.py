@@ -56,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=int, help="stop after this many optimizer steps in total")
     budget.add_argument("--minutes", type=float, help="stop after this many minutes of training (wall clock)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="start a new run in --out even if it contains one (its checkpoint and metrics are replaced)")
     parser.add_argument("--seed", type=int, help="random seed for initialisation, batches, neighbours and z (default: 0)")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="device to train on (default: cpu)")
     parser.add_argument("--quiet", action="store_true", help="hide the progress bar")
@@ -123,10 +124,14 @@ def _resumed_config(args: argparse.Namespace) -> TrainConfig:
     from training.checkpoint import load_checkpoint
 
     state = load_checkpoint(args.out / "checkpoint.pt")
-    given = set(_overrides(args)) | {key for key in ("data", "seed") if getattr(args, key) is not None}
-    if given:
+    saved = state["config"]
+    # Options that repeat the saved value are harmless; only changes are rejected.
+    changed = {key for key in _overrides(args) if not _repeats_saved(key, _overrides(args)[key], saved)}
+    changed |= {key for key in ("data", "seed") if getattr(args, key) is not None and getattr(args, key) != saved[key]}
+    if changed:
+        flags = ", ".join(sorted("--" + key.removeprefix("model.").replace("_", "-") for key in changed))
         raise ValueError(
-            f"--resume continues the saved config; drop {', '.join(sorted(given))} (only --steps, --minutes and --device may change)"
+            f"--resume continues the saved config; drop {flags} (only --steps, --minutes and --device may change)"
         )
     config = TrainConfig.from_dict(state["config"])
     if args.steps is not None:
@@ -138,8 +143,31 @@ def _resumed_config(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def _repeats_saved(key: str, value: Any, saved: dict[str, Any]) -> bool:
+    """Tell whether an override flag's value equals the saved config's value for it."""
+    section, name = (saved["model"], key.removeprefix("model.")) if key.startswith("model.") else (saved, key)
+    current = section.get(name)
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, tuple):
+        value = list(value)
+    return value == current
+
+
+def _check_out_is_free(args: argparse.Namespace) -> None:
+    """Raise ValueError when --out contains a checkpoint and --overwrite is not given."""
+    checkpoint = args.out / "checkpoint.pt"
+    if checkpoint.exists() and not args.overwrite:
+        raise ValueError(
+            f"{args.out} already contains a training run ({checkpoint.name}); continue it with --resume, "
+            f"start a new one with another --out, or pass --overwrite to replace it"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     try:
+        if not args.resume:
+            _check_out_is_free(args)
         config = _resumed_config(args) if args.resume else resolve_config(args)
         dataset = load_dataset(config.data, image_size=config.model.image_size, binarize=config.binarize)
         trainer = Trainer(config, dataset, args.out, resume=args.resume)

@@ -12,7 +12,7 @@ from training.config import PRESETS
 from training.data import NAMED_DATASETS
 
 # Flags the runner sets itself, so a request may not pass them as overrides.
-RESERVED_OPTIONS = {"data", "out", "preset", "steps", "minutes", "resume", "quiet", "help"}
+RESERVED_OPTIONS = {"data", "out", "preset", "steps", "minutes", "resume", "overwrite", "quiet", "help"}
 
 
 class TrainingRunRequest(BaseModel):

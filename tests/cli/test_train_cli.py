@@ -43,7 +43,34 @@ def test_resume_rejects_changed_options(tmp_path, image_folder, capsys):
     run_dir = tmp_path / "run"
     main(["train", "--data", str(image_folder), "--out", str(run_dir), "--image-size", "8", "--steps", "2", *TINY])
     assert main(["train", "--out", str(run_dir), "--resume", "--batch-size", "8", "--quiet"]) == 2
-    assert "drop batch_size" in capsys.readouterr().err
+    assert "drop --batch-size" in capsys.readouterr().err
+
+
+def test_resume_accepts_repeated_options(tmp_path, image_folder):
+    run_dir = tmp_path / "run"
+    main(["train", "--data", str(image_folder), "--out", str(run_dir), "--image-size", "8", "--steps", "2", *TINY])
+    repeated = ["--data", str(image_folder), "--batch-size", "4", "--encoder-channels", "8,8", "--seed", "0"]
+    assert main(["train", "--out", str(run_dir), "--resume", "--steps", "3", *repeated, "--quiet"]) == 0
+    assert load_checkpoint(run_dir)["step"] == 3
+
+
+def test_existing_run_not_replaced(tmp_path, image_folder, capsys):
+    run_dir = tmp_path / "run"
+    args = ["train", "--data", str(image_folder), "--out", str(run_dir), "--image-size", "8", *TINY]
+    assert main([*args, "--steps", "3"]) == 0
+    assert main([*args, "--steps", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "already contains a training run" in error
+    assert "--resume" in error
+    assert load_checkpoint(run_dir)["step"] == 3
+
+
+def test_overwrite_replaces_run(tmp_path, image_folder):
+    run_dir = tmp_path / "run"
+    args = ["train", "--data", str(image_folder), "--out", str(run_dir), "--image-size", "8", *TINY]
+    assert main([*args, "--steps", "3"]) == 0
+    assert main([*args, "--steps", "1", "--overwrite"]) == 0
+    assert load_checkpoint(run_dir)["step"] == 1
 
 
 def test_missing_data_path_is_named(tmp_path, capsys):
