@@ -12,20 +12,28 @@ import argparse
 import asyncio
 import dataclasses
 import io
+import os
 import platform
+import shlex
 import statistics
 import sys
 import time
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 from PIL import Image
 
+from benchmarks.sampling import cpu_model_name
+from training.fileio import atomic_write_json
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 MAX_REQUESTS = 20_000
 MAX_SECONDS = 300.0
 MAX_CONCURRENCY = 64
+DEFAULT_OUTPUT = Path("benchmarks/results/load.json")
 
 
 @dataclasses.dataclass
@@ -35,16 +43,31 @@ class PhaseResult:
     errors: int
     elapsed: float
 
-    def summary(self) -> str:
-        if not self.latencies:
-            return f"{self.route}: no successful requests, {self.errors} errors"
+    def to_dict(self) -> dict[str, Any]:
+        """Return the phase's figures for the JSON file; latencies are None without a successful request."""
         milliseconds = np.asarray(self.latencies) * 1000
-        rate = len(self.latencies) / self.elapsed
-        return (
-            f"{self.route}: {len(self.latencies)} requests in {self.elapsed:.1f} s = {rate:.1f} req/s, "
-            f"p50 {np.percentile(milliseconds, 50):.1f} ms, p99 {np.percentile(milliseconds, 99):.1f} ms, "
-            f"mean {statistics.fmean(milliseconds):.1f} ms, {self.errors} errors"
-        )
+        has_latencies = len(self.latencies) > 0
+        return {
+            "route": self.route,
+            "requests": len(self.latencies),
+            "errors": self.errors,
+            "seconds": self.elapsed,
+            "requests_per_second": len(self.latencies) / self.elapsed if self.elapsed > 0 else None,
+            "p50_ms": float(np.percentile(milliseconds, 50)) if has_latencies else None,
+            "p99_ms": float(np.percentile(milliseconds, 99)) if has_latencies else None,
+            "mean_ms": statistics.fmean(milliseconds) if has_latencies else None,
+        }
+
+
+def print_table(results: list[PhaseResult]) -> None:
+    header = f"{'route':<44} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        row = result.to_dict()
+        figures = [row[key] for key in ("requests_per_second", "p50_ms", "p99_ms")]
+        cells = ["n/a" if value is None else f"{value:.1f}" for value in figures]
+        print(f"{row['route']:<44} {row['requests']:>8} {row['errors']:>6} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8}")
 
 
 def digit_pngs(count: int, size: int = 28) -> list[bytes]:
@@ -108,13 +131,18 @@ async def benchmark(args: argparse.Namespace) -> list[PhaseResult]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Measure /api/encode and /api/neighbours of a running ACN server on this machine.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.load",
+        description="Measure /api/encode and /api/neighbours of a running ACN server on this machine. Prints a table and writes JSON.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="server URL; only 127.0.0.1 or localhost is accepted")
     parser.add_argument("--requests", type=int, default=500, help=f"requests per route, at most {MAX_REQUESTS}")
     parser.add_argument("--seconds", type=float, default=60.0, help=f"time limit per route in seconds, at most {MAX_SECONDS:g}")
     parser.add_argument("--concurrency", type=int, default=8, help=f"requests in flight at once, at most {MAX_CONCURRENCY}")
     parser.add_argument("--batch", type=int, default=1, help="images per /api/encode request")
     parser.add_argument("--k", type=int, default=10, help="neighbours per /api/neighbours request")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file for the results")
     args = parser.parse_args(argv)
     host = urlsplit(args.url).hostname
     if host not in LOCAL_HOSTS:
@@ -130,10 +158,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    load_before = os.getloadavg()
     results = asyncio.run(benchmark(args))
-    print(f"machine: {platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPU cores, Python {platform.python_version()}")
-    for result in results:
-        print(result.summary())
+    machine = {
+        "cpu_model": cpu_model_name(),
+        "cpu_cores": len(os.sched_getaffinity(0)),
+        "python_version": platform.python_version(),
+    }
+    print(f"machine: {machine['cpu_model']}, {machine['cpu_cores']} CPU cores, Python {machine['python_version']}")
+    print_table(results)
+    report = {
+        "command": shlex.join(["python", "-m", "benchmarks.load", *(argv if argv is not None else sys.argv[1:])]),
+        "url": args.url,
+        "concurrency": args.concurrency,
+        "batch": args.batch,
+        "k": args.k,
+        "machine": machine,
+        # One-minute load averages: above the core count, other jobs shared the CPUs during the run.
+        "load_average_before": load_before[0],
+        "load_average_after": os.getloadavg()[0],
+        "results": [result.to_dict() for result in results],
+    }
+    atomic_write_json(args.output, report)
+    print(f"wrote {args.output}")
     return 0
 
 
