@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories written by `acn train`")
     parser.add_argument(
         "--out", required=True, type=Path, metavar="REPORT_DIR",
-        help="directory for report.md, the comparison chart and one sub-directory per run (report.json and figures)",
+        help="directory for report.md, one sub-directory per run (report.json and figures) and, for two or more runs, the cost chart costs.png",
     )  # fmt: skip
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the prior fit and of every sample of z (default: 0)"

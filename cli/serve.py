@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
     except ValidationError as error:
-        print(f"acn serve: invalid settings:\n{error}", file=sys.stderr)
+        for problem in error.errors(include_url=False):
+            setting = ".".join(str(part) for part in problem["loc"]) or "settings"
+            message = problem["msg"].removeprefix("Value error, ")
+            print(f"acn serve: invalid {setting}: {message}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.log_level)
     _add_request_ids_to_logs()

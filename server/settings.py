@@ -58,11 +58,13 @@ class Settings(BaseSettings):
     @field_validator("bundle")
     @classmethod
     def _bundle_exists(cls, bundle: Path | None) -> Path | None:
-        if bundle is not None and not (bundle / "manifest.json").is_file():
-            raise ValueError(
-                f"bundle directory {bundle} has no manifest.json; pass a directory written by `acn export` "
-                "or unset ACN_BUNDLE to serve the registered model"
-            )
+        if bundle is None:
+            return bundle
+        fix = "pass a directory written by `acn export` (--bundle or ACN_BUNDLE), or neither to serve the registered model"
+        if not bundle.is_dir():
+            raise ValueError(f"bundle directory {bundle} not found; {fix}")
+        if not (bundle / "manifest.json").is_file():
+            raise ValueError(f"bundle directory {bundle} has no manifest.json; {fix}")
         return bundle
 
     @field_validator("log_level")

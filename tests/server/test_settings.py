@@ -15,8 +15,22 @@ def test_environment_prefix(monkeypatch, tmp_path):
 
 
 def test_missing_bundle_fails(tmp_path):
-    with pytest.raises(ValidationError, match="has no manifest.json"):
+    with pytest.raises(ValidationError, match="absent not found"):
         Settings(bundle=tmp_path / "absent")
+
+
+def test_bundle_without_manifest_fails(tmp_path):
+    with pytest.raises(ValidationError, match="has no manifest.json"):
+        Settings(bundle=tmp_path)
+
+
+def test_cli_prints_setting_errors(tmp_path, capsys):
+    from cli.main import main
+
+    assert main(["serve", "--bundle", str(tmp_path / "absent"), "--data-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "acn serve: invalid bundle: bundle directory" in error
+    assert "errors.pydantic.dev" not in error
 
 
 def test_request_limit_below_file_limit():
