@@ -20,7 +20,7 @@ from training.config import LearningRateSchedule, OptimizerKind, TrainConfig
 from training.data import ImageDataset, Split
 from training.fileio import atomic_write_json, atomic_write_text
 from training.losses import kl_estimate, reconstruction_nats, sample_posterior
-from training.models import ACN, ModelKind
+from training.models import ACN, ModelKind, OutputType
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def configure_for_data(config: TrainConfig, dataset: ImageDataset) -> None:
     config.model.image_size = height
     config.model.output_type = dataset.output_type
     config.data = dataset.name
+    config.binarize = dataset.output_type is OutputType.BERNOULLI  # resolves None, the source's default
 
 
 class Trainer:

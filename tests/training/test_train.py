@@ -37,6 +37,7 @@ def test_run_directory_contents(tmp_path, dataset):
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["config"]["model"]["image_size"] == 8
     assert config["dataset"] == {"name": "synthetic", "size": 40}
+    assert config["config"]["binarize"] is True  # the data's own choice, resolved from None
     steps = [row["step"] for row in read_metrics(tmp_path) if "kl" in row]
     assert steps == [2, 4, 6]
 
