@@ -135,6 +135,7 @@ def _cpu() -> TrainConfig:
     linear probe on codes by about 2 points on mnist-5k. The Polyak decay is 0.999 because 0.9999 would
     average over more steps than the run takes.
     """
+    # TODO: 1-NN label agreement of mnist-5k test codes is 93.5% (target 95%); code_size=32 reached 94.7% in a shorter trial.
     return TrainConfig(
         model=ModelConfig(
             code_size=16,
