@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import io
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -26,7 +25,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from benchmarks.sampling import cpu_model_name
+from benchmarks.sampling import describe_machine
 from training.fileio import atomic_write_json
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -160,11 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_before = os.getloadavg()
     results = asyncio.run(benchmark(args))
-    machine = {
-        "cpu_model": cpu_model_name(),
-        "cpu_cores": len(os.sched_getaffinity(0)),
-        "python_version": platform.python_version(),
-    }
+    machine = describe_machine("cpu")
     print(f"machine: {machine['cpu_model']}, {machine['cpu_cores']} CPU cores, Python {machine['python_version']}")
     print_table(results)
     report = {

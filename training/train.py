@@ -283,7 +283,7 @@ class Trainer:
 class _StopBetweenSteps:
     """Turn Ctrl-C (SIGINT) into a request that the loop honours after the current step.
 
-    A checkpoint written then holds whole steps only, so --resume continues exactly. A second Ctrl-C
+    A checkpoint written then contains whole steps only, so --resume continues exactly. A second Ctrl-C
     raises KeyboardInterrupt at once. Python handles signals in the main thread only, so elsewhere
     (a trainer run in a worker thread) SIGINT keeps its usual behaviour.
     """
