@@ -28,7 +28,7 @@ _HELP = {
     "prior_layers": "hidden layers of the prior network",
     "decoder_blocks": "gated PixelCNN blocks",
     "decoder_filters": "feature maps per gated block",
-    "decoder_kernel": "kernel size of the gated blocks (odd)",
+    "decoder_kernel": "side in pixels of the gated blocks' kernels (odd)",
     "conditioning": "how z enters the decoder: global (per-layer bias) or spatial (decoded feature map)",
     "conditioning_channels": "feature maps of the spatial conditioning network",
     "binarize": "binarize the pixels (default: yes for digit datasets, no otherwise)",
@@ -117,7 +117,19 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         config.minutes = args.minutes
         config.steps = 10**9 if args.minutes else config.steps
     # Re-validate after the overrides.
-    return TrainConfig.from_dict(config.to_dict())
+    try:
+        return TrainConfig.from_dict(config.to_dict())
+    except ValueError as error:
+        raise ValueError(_name_flags(str(error))) from None
+
+
+def _name_flags(message: str) -> str:
+    """Write a config validation message with the flag the user typed in place of the config field."""
+    fields = [field.name for field in dataclasses.fields(ModelConfig) + dataclasses.fields(TrainConfig)]
+    first_word = message.split(" ", 1)[0]
+    if first_word in fields:
+        return "--" + first_word.replace("_", "-") + message[len(first_word) :]
+    return message
 
 
 def _resumed_config(args: argparse.Namespace) -> TrainConfig:

@@ -90,6 +90,21 @@ def test_bad_override_value_is_explained(tmp_path, capsys):
     assert "comma-separated integers" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--shift-pixels", "-1"], "--shift-pixels must be 0 or more, got -1"),
+        (["--code-size", "0"], "--code-size must be at least 1, got 0"),
+        (["--decoder-kernel", "4"], "--decoder-kernel must be odd"),
+    ],
+)
+def test_invalid_option_names_its_flag(tmp_path, image_folder, capsys, flags, expected):
+    code = main(["train", "--data", str(image_folder), "--out", str(tmp_path / "run"), *flags, *TINY])
+    assert code == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
 def test_train_help_lists_units():
     result = subprocess.run([sys.executable, "-m", "cli", "train", "--help"], capture_output=True, text=True, check=True)
     assert "--minutes" in result.stdout
