@@ -42,6 +42,7 @@ _HELP = {
     "kl_warmup_steps": "steps over which the KL weight rises from 0 to 1 (0 turns warm-up off)",
     "learning_rate_schedule": "constant, or cosine: decay from --learning-rate to 0 over --steps, or over --minutes when time runs out first",
     "shift_pixels": "move each training image by a random 0 to N pixels in x and y, filling with background (0 turns it off)",
+    "rebinarize": "binarized data only: draw new bits from each training image's grey levels every time it is in a batch (dynamic binarization)",
     "checkpoint_every": "steps between checkpoints",
     "log_every": "steps between rows of metrics.jsonl",
 }

@@ -36,6 +36,8 @@ class TrainConfig:
     kl_warmup_steps: int = 0  # KL weight rises linearly from 0 to 1 over this many steps; 0 = off
     learning_rate_schedule: LearningRateSchedule = LearningRateSchedule.CONSTANT
     shift_pixels: int = 0  # training images move by up to this many pixels in x and y; 0 = off
+    # Binarized data only: draw fresh bits from the grey levels each time an image is in a batch.
+    rebinarize: bool = False
     steps: int = 100_000
     minutes: float | None = None  # wall-clock budget; training stops at steps or minutes, whichever comes first
     seed: int = 0

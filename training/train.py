@@ -38,6 +38,11 @@ def configure_for_data(config: TrainConfig, dataset: ImageDataset) -> None:
     config.model.output_type = dataset.output_type
     config.data = dataset.name
     config.binarize = dataset.output_type is OutputType.BERNOULLI  # resolves None, the source's default
+    if config.rebinarize and not config.binarize:
+        raise ValueError(
+            f"--rebinarize draws new bits from grey levels, but {dataset.name} is not binarized; "
+            "drop --rebinarize or add --binarize"
+        )
 
 
 class Trainer:
@@ -58,6 +63,8 @@ class Trainer:
 
         images, _ = dataset.part(Split.TRAIN)
         self.images = torch.from_numpy(images)  # (N, C, H, W) uint8 pixel levels
+        # The grey levels the fixed bits were drawn from, for rebinarize.
+        self.grey_images = torch.from_numpy(dataset.raw_images[dataset.indices[Split.TRAIN]])
         self.validation_images = torch.from_numpy(dataset.part(Split.VALIDATION)[0])
         self.code_table = CodeTable(len(self.images), config.model.code_size, self.rng)
         self.step = 0
@@ -139,7 +146,7 @@ class Trainer:
     def train_step(self, ids: np.ndarray) -> dict[str, float]:
         """Run one step of the ACN paper's Algorithm 1 on the images with these training-set ids."""
         config = self.config
-        x = self.images[ids].to(self.device).float()  # (B, C, H, W)
+        x = (self._rebinarize(ids) if config.rebinarize else self.images[ids]).to(self.device).float()  # (B, C, H, W)
         if config.shift_pixels > 0:
             x = self._shift(x)
         self.model.train()
@@ -172,6 +179,12 @@ class Trainer:
         factor = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
         for group in self.optimizer.param_groups:
             group["lr"] = config.learning_rate * factor
+
+    def _rebinarize(self, ids: np.ndarray) -> torch.Tensor:
+        """Draw new bits for these training images: 1 with probability grey level / 255, as the data set's own."""
+        grey = self.grey_images[ids].numpy()
+        thresholds = self.rng.integers(0, 255, size=grey.shape, dtype=np.uint8)
+        return torch.from_numpy((thresholds < grey).astype(np.uint8))
 
     def _shift(self, x: torch.Tensor) -> torch.Tensor:
         """Move each image by a random whole number of pixels in x and y, filling with level 0."""

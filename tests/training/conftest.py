@@ -6,8 +6,14 @@ from training.data import ImageDataset, Split
 from training.models import OutputType
 
 
-def make_dataset(count: int = 40, size: int = 8, channels: int = 1, output_type=OutputType.BERNOULLI) -> ImageDataset:
-    """Synthetic labelled images: class k lights up column band k, with pixel noise."""
+def make_dataset(
+    count: int = 40, size: int = 8, channels: int = 1, output_type=OutputType.BERNOULLI, grey_raw: bool = False
+) -> ImageDataset:
+    """Synthetic labelled images: class k lights up column band k, with pixel noise.
+
+    With grey_raw, the raw images of binary data hold grey levels (lit pixels 128..255, others 0..63)
+    instead of exactly 0 and 255, so that drawing new bits from them gives different bits.
+    """
     rng = np.random.default_rng(0)
     labels = np.arange(count) % 4
     levels = output_type.levels
@@ -18,6 +24,8 @@ def make_dataset(count: int = 40, size: int = 8, channels: int = 1, output_type=
     indices = {Split.TEST: order[: count // 5], Split.VALIDATION: order[count // 5 : count // 5 + count // 10]}
     indices[Split.TRAIN] = order[count // 5 + count // 10 :]
     raw = images * (255 // (levels - 1))
+    if grey_raw:
+        raw = np.where(images > 0, rng.integers(128, 256, images.shape), rng.integers(0, 64, images.shape))
     return ImageDataset("synthetic", images, raw.astype(np.uint8), labels.astype(np.int64), None, output_type, indices)
 
 

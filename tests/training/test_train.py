@@ -81,12 +81,14 @@ RESUME_VARIANTS = {
     "plain": {},
     "unique": {"unique_neighbours": True},
     "cosine_shift": {"learning_rate_schedule": "cosine", "shift_pixels": 2},
+    "rebinarize": {"rebinarize": True},
 }
 
 
 @pytest.mark.parametrize("variant", RESUME_VARIANTS)
-def test_resume_matches_uninterrupted_run(tmp_path, dataset, variant):
+def test_resume_matches_uninterrupted_run(tmp_path, variant):
     torch.set_num_threads(1)
+    dataset = make_dataset(grey_raw=True)
     options = RESUME_VARIANTS[variant]
     straight = Trainer(tiny_config(steps=10, **options), dataset, tmp_path / "straight")
     straight.run(False)
@@ -173,6 +175,24 @@ def test_shift_moves_whole_images(tmp_path, dataset):
     assert rows.abs().max() == 2
     assert columns.abs().max() == 2
     assert len({(int(r), int(c)) for r, c in zip(rows, columns)}) > 10  # moves vary per image
+
+
+def test_rebinarize_draws_bits_from_grey_levels(tmp_path):
+    dataset = make_dataset(grey_raw=True)
+    trainer = Trainer(tiny_config(rebinarize=True), dataset, tmp_path)
+    ids = np.arange(len(trainer.images))
+    draws = np.stack([trainer._rebinarize(ids).numpy() for _ in range(400)])
+    assert set(np.unique(draws)) == {0, 1}
+    assert not np.array_equal(draws[0], draws[1])
+    # Each pixel is 1 with probability grey / 255; the mean of 400 draws has a standard error of at most 0.025.
+    expected = trainer.grey_images.numpy() / 255
+    assert np.abs(draws.mean(axis=0) - expected).max() < 0.15
+
+
+def test_rebinarize_needs_binarized_data(tmp_path):
+    dataset = make_dataset(output_type=OutputType.CATEGORICAL)
+    with pytest.raises(ValueError, match="--rebinarize draws new bits from grey levels, but synthetic is not binarized"):
+        Trainer(tiny_config(rebinarize=True), dataset, tmp_path)
 
 
 def test_negative_shift_rejected():
