@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cli import train as train_cli
 from server.errors import ApiError, ErrorKind
 from training.config import PRESETS
 from training.data import NAMED_DATASETS
+from training.train_options import add_arguments
 
 # Flags the runner sets itself, so a request may not pass them as overrides.
 RESERVED_OPTIONS = {"data", "out", "preset", "steps", "minutes", "resume", "overwrite", "quiet", "help"}
@@ -70,7 +70,7 @@ def override_arguments(overrides: dict[str, Any]) -> list[str]:
 
 def _check_with_parser(arguments: list[str]) -> None:
     parser = _RaisingParser(prog="acn train", add_help=False, allow_abbrev=False)
-    train_cli.add_arguments(parser)
+    add_arguments(parser)
     try:
         parser.parse_args(["--out", "unused", *arguments])
     except _ParserError as error:
