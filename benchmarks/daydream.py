@@ -4,8 +4,6 @@ Run from the repository root: `python -m benchmarks.daydream --help`.
 """
 
 import argparse
-import os
-import shlex
 import statistics
 import sys
 import time
@@ -16,11 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.sampling import describe_machine
+from benchmarks.common import Report
 from training.checkpoint import load_averaged_model
 from training.data import Split, load_dataset
 from training.export import load_bundle
-from training.fileio import atomic_write_json
 from training.models import MixtureParams
 from training.models.cached_sampler import sample_cached
 from training.models.prior import sample_mixture
@@ -90,7 +87,7 @@ def time_frames(frame: FrameRunner, start: np.ndarray, chains: int, length: int)
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    load_before = os.getloadavg()
+    report = Report("benchmarks.daydream", argv)
     run_frame, start = run_path(args.run)
     paths = {"run (PyTorch)": run_frame}
     if args.bundle is not None:
@@ -112,16 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             })
             print(f"{name:<16} {threads:>7} {results[-1]['median_ms_per_frame']:>20.0f} {results[-1]['max_ms_per_frame']:>7.0f}")
 
-    report = {
-        "command": shlex.join(["python", "-m", "benchmarks.daydream", *(argv if argv is not None else sys.argv[1:])]),
-        "machine": describe_machine("cpu"),
-        # One-minute load averages: above the core count, other jobs shared the CPUs during the run.
-        "load_average_before": load_before[0],
-        "load_average_after": os.getloadavg()[0],
-        "results": results,
-    }
-    atomic_write_json(args.output, report)
-    print(f"wrote {args.output}")
+    report.write(args.output, {"results": results})
     return 0
 
 

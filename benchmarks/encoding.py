@@ -4,8 +4,6 @@ Run from the repository root: `python -m benchmarks.encoding --help`.
 """
 
 import argparse
-import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -18,11 +16,10 @@ import numpy as np
 import onnxruntime
 import torch
 
-from benchmarks.sampling import describe_machine
+from benchmarks.common import Report, check_at_least_one, check_device
 from training.config import PRESETS, preset_config
 from training.export.layout import ENCODER_INPUT, ENCODER_OUTPUT
 from training.export.onnx_graphs import export_encoder, onnx_providers
-from training.fileio import atomic_write_json
 from training.models import ACN, ModelConfig, OutputType
 
 DEFAULT_OUTPUT = Path("benchmarks/results/encoding.json")
@@ -57,13 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def validate_args(args: argparse.Namespace) -> None:
-    # NOTE: --device cuda has never been run. Without onnxruntime's CUDA provider, the ONNX side stays on the CPU.
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: CUDA is not available in this torch build, so use --device cpu")
-    for name in ("repeats", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SystemExit(f"--{name} must be at least 1, got {value}")
+    # Without onnxruntime's CUDA provider, the ONNX side stays on the CPU under --device cuda.
+    check_device(args.device)
+    check_at_least_one(args, ["repeats", "threads"])
     if args.warmup < 0:
         raise SystemExit(f"--warmup must be 0 or more, got {args.warmup}")
     if any(batch < 1 for batch in args.batches):
@@ -175,30 +168,23 @@ def main(argv: list[str] | None = None) -> int:
     validate_args(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    report = Report("benchmarks.encoding", argv, args.device)
     results: list[dict[str, Any]] = []
     providers: dict[str, list[str]] = {}
     for preset in args.presets:
         rows, providers[preset] = measure_preset(args, preset)
         results.extend(rows)
-    report = {
-        "command": shlex.join(["python", "-m", "benchmarks.encoding", *(argv if argv is not None else sys.argv[1:])]),
+    print_table(results)
+    print(f"onnxruntime providers: {providers}")
+    report.write(args.output, {
         "device": args.device,
         "onnxruntime_version": onnxruntime.__version__,
         "onnxruntime_providers": providers,
         "onnxruntime_intra_op_threads": torch.get_num_threads(),
         "warmup": args.warmup,
         "repeats": args.repeats,
-        "machine": describe_machine(args.device),
-        # One-minute load averages: above the core count, other jobs shared the CPUs during the run.
-        "load_average_before": load_before[0],
-        "load_average_after": os.getloadavg()[0],
         "results": results,
-    }
-    print_table(results)
-    print(f"onnxruntime providers: {providers}")
-    atomic_write_json(args.output, report)
-    print(f"wrote {args.output}")
+    })
     return 0
 
 

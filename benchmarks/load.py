@@ -12,8 +12,6 @@ import argparse
 import asyncio
 import dataclasses
 import io
-import os
-import shlex
 import statistics
 import sys
 import time
@@ -25,8 +23,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from benchmarks.sampling import describe_machine
-from training.fileio import atomic_write_json
+from benchmarks.common import Report, describe_machine
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 MAX_REQUESTS = 20_000
@@ -157,25 +154,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    load_before = os.getloadavg()
+    report = Report("benchmarks.load", argv)
     results = asyncio.run(benchmark(args))
     machine = describe_machine("cpu")
     print(f"machine: {machine['cpu_model']}, {machine['cpu_cores']} CPU cores, Python {machine['python_version']}")
     print_table(results)
-    report = {
-        "command": shlex.join(["python", "-m", "benchmarks.load", *(argv if argv is not None else sys.argv[1:])]),
+    report.write(args.output, {
         "url": args.url,
         "concurrency": args.concurrency,
         "batch": args.batch,
         "k": args.k,
-        "machine": machine,
-        # One-minute load averages: above the core count, other jobs shared the CPUs during the run.
-        "load_average_before": load_before[0],
-        "load_average_after": os.getloadavg()[0],
         "results": [result.to_dict() for result in results],
-    }
-    atomic_write_json(args.output, report)
-    print(f"wrote {args.output}")
+    })
     return 0
 
 

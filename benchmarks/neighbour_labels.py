@@ -5,7 +5,6 @@ Run from the repository root: `python -m benchmarks.neighbour_labels --help`.
 
 import argparse
 import io
-import shlex
 import sys
 import urllib.parse
 from pathlib import Path
@@ -17,7 +16,6 @@ from PIL import Image
 
 from training.data import Split, load_dataset
 from training.data.named import load_mnist_5k
-from training.fileio import atomic_write_json
 
 DEFAULT_OUTPUT = Path("benchmarks/results/neighbour-labels.json")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -67,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     check_local(args.url)
     if args.digits < 1 or args.k < 1:
         raise SystemExit(f"--digits and --k must be at least 1, got {args.digits} and {args.k}")
+    report = Report("benchmarks.neighbour_labels", argv)
     source = load_mnist_5k()  # grey levels before binarization, in data set order
     grey, labels = source.images[:, 0], source.labels  # (N, 28, 28) uint8, (N,)
     test = load_dataset("mnist-5k").indices[Split.TEST][: args.digits]
@@ -89,13 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"{'digits':>6} {'nearest same label':>19} {f'{args.k} nearest same label':>21}")
     print(f"{results['digits']:>6} {results['nearest_same_label']:>18.1%} {results['k_nearest_same_label']:>21.1%}")
-    report = {
-        "command": shlex.join(["python", "-m", "benchmarks.neighbour_labels", *(argv if argv is not None else sys.argv[1:])]),
-        "url": args.url,
-        "results": results,
-    }
-    atomic_write_json(args.output, report)
-    print(f"wrote {args.output}")
+    report.write(args.output, {"url": args.url, "results": results})
     return 0
 
 

@@ -5,11 +5,7 @@ Run from the repository root: `python -m benchmarks.sampling --help`.
 
 import argparse
 import functools
-import os
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -18,8 +14,8 @@ from typing import Any
 
 import torch
 
+from benchmarks.common import Report, check_at_least_one, check_device
 from training.config import PRESETS, preset_config
-from training.fileio import atomic_write_json
 from training.models import GatedPixelCNN, OutputType
 from training.models.cached_sampler import sample_cached
 
@@ -58,12 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def validate_args(args: argparse.Namespace) -> None:
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: CUDA is not available in this torch build, so use --device cpu")
-    for name in ("repeats", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SystemExit(f"--{name} must be at least 1, got {value}")
+    check_device(args.device)
+    check_at_least_one(args, ["repeats", "threads"])
     if any(batch < 1 for batch in args.batches):
         raise SystemExit(f"--batches must all be at least 1, got {args.batches}")
     if args.plain_rows is not None and not 1 <= args.plain_rows <= IMAGE_SIZE:
@@ -143,31 +135,6 @@ def measure(args: argparse.Namespace, preset: str, batch: int) -> dict[str, Any]
     }
 
 
-def cpu_model_name() -> str:
-    """Return lscpu's "Model name" line, or platform.processor() where lscpu is missing."""
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (FileNotFoundError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in listing.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def describe_machine(device: str) -> dict[str, Any]:
-    machine = {
-        "cpu_model": cpu_model_name(),
-        "cpu_cores": os.cpu_count(),
-        "torch_version": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "python_version": platform.python_version(),
-    }
-    if device == "cuda":
-        machine["gpu"] = torch.cuda.get_device_name()
-    return machine
-
-
 def print_table(results: list[dict[str, Any]]) -> None:
     header = f"{'decoder':<12} {'batch':>5} {'plain img/s':>12} {'cached img/s':>13} {'speed-up':>9} {'differing':>10}"
     print(header)
@@ -185,26 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     validate_args(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    report = Report("benchmarks.sampling", argv, args.device)
     results = []
     for preset in args.presets:
         for batch in args.batches:
             results.append(measure(args, preset, batch))
             print(f"measured {preset} at batch {batch}", file=sys.stderr, flush=True)
-    report = {
-        "command": shlex.join(["python", "-m", "benchmarks.sampling", *(argv if argv is not None else sys.argv[1:])]),
-        "device": args.device,
-        "dtype": args.dtype,
-        "repeats": args.repeats,
-        "machine": describe_machine(args.device),
-        # One-minute load averages: above the core count, other jobs shared the CPUs during the run.
-        "load_average_before": load_before[0],
-        "load_average_after": os.getloadavg()[0],
-        "results": results,
-    }
     print_table(results)
-    atomic_write_json(args.output, report)
-    print(f"wrote {args.output}")
+    report.write(args.output, {"device": args.device, "dtype": args.dtype, "repeats": args.repeats, "results": results})
     return 0
 
 

@@ -5,8 +5,6 @@ Run from the repository root: `python -m benchmarks.search --help`.
 
 import argparse
 import itertools
-import os
-import shlex
 import statistics
 import sys
 import time
@@ -19,8 +17,7 @@ import numpy as np
 import threadpoolctl
 import torch
 
-from benchmarks.sampling import describe_machine
-from training.fileio import atomic_write_json
+from benchmarks.common import Report, check_at_least_one, check_device
 
 DEFAULT_OUTPUT = Path("benchmarks/results/search.json")
 BYTES_PER_MIB = 2**20
@@ -63,15 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def validate_args(args: argparse.Namespace) -> None:
-    # NOTE: --device cuda has never been run.
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: CUDA is not available in this torch build, so use --device cpu")
+    check_device(args.device)
     if args.device == "cuda" and not hasattr(faiss, "StandardGpuResources"):
         raise SystemExit("--device cuda: this faiss build has no GPU support; install faiss-gpu or use --device cpu")
-    for name in ("k", "batch", "queries", "batch_repeats", "copy_mib", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SystemExit(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    check_at_least_one(args, ["k", "batch", "queries", "batch_repeats", "copy_mib", "threads"])
     if args.max_seconds <= 0:
         raise SystemExit(f"--max-seconds must be positive, got {args.max_seconds}")
     if any(size <= args.k for size in args.sizes):
@@ -196,7 +188,6 @@ def print_table(results: list[dict[str, Any]], batch: int) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    load_before = os.getloadavg()
     bandwidth = copy_bandwidth(args.copy_mib)
     print(f"copy bandwidth {bandwidth / 1e9:.2f} GB/s", file=sys.stderr, flush=True)
     results = []
@@ -213,10 +204,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "threads": library_threads(),
         "copy_bandwidth_bytes_per_second": bandwidth,
         "copy_mib": args.copy_mib,
-        "machine": describe_machine(args.device),
-        # One-minute load averages: above the core count, other jobs shared the CPUs during the run.
-        "load_average_before": load_before[0],
-        "load_average_after": os.getloadavg()[0],
         "results": results,
     }
 
@@ -227,13 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
         faiss.omp_set_num_threads(args.threads)
+    report = Report("benchmarks.search", argv, args.device)
     with threadpoolctl.threadpool_limits(limits=args.threads, user_api="blas"):
-        report = run(args)
-    report = {"command": shlex.join(["python", "-m", "benchmarks.search", *(argv if argv is not None else sys.argv[1:])]), **report}
-    print_table(report["results"], args.batch)
-    print(f"copy bandwidth {report['copy_bandwidth_bytes_per_second'] / 1e9:.2f} GB/s (read plus written bytes)")
-    atomic_write_json(args.output, report)
-    print(f"wrote {args.output}")
+        fields = run(args)
+    print_table(fields["results"], args.batch)
+    print(f"copy bandwidth {fields['copy_bandwidth_bytes_per_second'] / 1e9:.2f} GB/s (read plus written bytes)")
+    report.write(args.output, fields)
     return 0
 
 

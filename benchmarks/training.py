@@ -4,8 +4,6 @@ Run from the repository root: `python -m benchmarks.training --help`.
 """
 
 import argparse
-import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -17,11 +15,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.sampling import describe_machine
+from benchmarks.common import Report, check_at_least_one, check_device
 from training.config import PRESETS, TrainConfig, preset_config
 from training.data import ImageDataset, load_dataset
 from training.data.splits import make_splits
-from training.fileio import atomic_write_json
 from training.models import OutputType
 from training.train import Trainer
 
@@ -65,13 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def validate_args(args: argparse.Namespace) -> None:
-    # NOTE: --device cuda has never been run.
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: CUDA is not available in this torch build, so use --device cpu")
-    for name in ("batch_size", "steps", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SystemExit(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    check_device(args.device)
+    check_at_least_one(args, ["batch_size", "steps", "threads"])
     if args.warmup_steps < 0:
         raise SystemExit(f"--warmup-steps must be 0 or more, got {args.warmup_steps}")
     if args.max_seconds <= 0:
@@ -193,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     validate_args(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    report = Report("benchmarks.training", argv, args.device)
     matmul_before = matmul_gflops(args.device)
     results = []
     with tempfile.TemporaryDirectory(prefix="acn-training-benchmark-") as directory:
@@ -202,21 +194,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"measured {preset}", file=sys.stderr, flush=True)
     # Measured before and after the presets, because other jobs on a shared machine change the rate.
     matmul_after = matmul_gflops(args.device)
-    report = {
-        "command": shlex.join(["python", "-m", "benchmarks.training", *(argv if argv is not None else sys.argv[1:])]),
+    print_table(results, statistics.fmean([matmul_before, matmul_after]))
+    report.write(args.output, {
         "device": args.device,
         "warmup_steps": args.warmup_steps,
         "matmul_gflops_before": matmul_before,
         "matmul_gflops_after": matmul_after,
-        "machine": describe_machine(args.device),
-        # One-minute load averages: above the core count, other jobs shared the CPUs during the run.
-        "load_average_before": load_before[0],
-        "load_average_after": os.getloadavg()[0],
         "results": results,
-    }
-    print_table(results, statistics.fmean([matmul_before, matmul_after]))
-    atomic_write_json(args.output, report)
-    print(f"wrote {args.output}")
+    })
     return 0
 
 
