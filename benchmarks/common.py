@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: checks of their options, the machine's description and the JSON report."""
+"""Helpers shared by the benchmark scripts: option checks, the machine's description and the JSON report."""
 
 import argparse
 import dataclasses
@@ -16,7 +16,7 @@ from training.fileio import atomic_write_json
 
 
 def check_device(device: str) -> None:
-    """Stop with a clear message when --device cuda is asked for on a torch build without CUDA."""
+    """Exit with a clear message when --device cuda is requested on a torch build without CUDA."""
     # NOTE: no benchmark has been run with --device cuda.
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: CUDA is not available in this torch build, so use --device cpu")
