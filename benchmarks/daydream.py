@@ -62,7 +62,7 @@ def bundle_path(bundle_dir: Path) -> FrameRunner:
     bundle = load_bundle(bundle_dir, device="cpu")
 
     def frame(image: np.ndarray, generator: torch.Generator) -> np.ndarray:
-        codes = bundle.encode(image)
+        codes = bundle.encode(bundle.encoder_input(image))
         params = MixtureParams(*(torch.from_numpy(part) for part in bundle.prior_params(codes)))
         z = sample_mixture(params, generator)
         uniforms = torch.rand((len(image), *bundle.image_shape), generator=generator)

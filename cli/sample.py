@@ -98,6 +98,7 @@ def _sample(run: "TrainedRun", args: argparse.Namespace) -> tuple[np.ndarray, di
     import torch
 
     from training.data import Split
+    from training.encoding import encoder_images
     from training.evaluate import load_or_fit_run_prior
     from training.models import ModelKind
     from training.sampling import SamplingMode, daydream, reconstruct, sample_unconditional, square_rows
@@ -115,11 +116,12 @@ def _sample(run: "TrainedRun", args: argparse.Namespace) -> tuple[np.ndarray, di
     if not model_config.has_encoder:
         raise ValueError(f"a {model_config.kind.value} run has no encoder, so it supports only --mode unconditional")
     positions, images = _test_rows(run, args)
+    encoder_inputs = encoder_images(run.dataset, Split.TEST, model_config)[positions]
     arrays = {"test_positions": positions, "dataset_indices": run.dataset.indices[Split.TEST][positions]}
     if mode is SamplingMode.RECONSTRUCTION:
-        rows = reconstruct(run.model, images, args.length, generator, show)
+        rows = reconstruct(run.model, images, args.length, generator, show, encoder_inputs)
         return rows, {**arrays, "images": rows}, (0,)
-    chains = daydream(run.model, images, args.length, generator, show)
+    chains = daydream(run.model, images, args.length, generator, show, encoder_inputs)
     chain_arrays = {"images": chains.images, "codes": chains.codes, "latents": chains.latents}
     return chains.images, {**arrays, **chain_arrays}, (0,)
 

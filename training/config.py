@@ -134,13 +134,14 @@ def _cpu() -> TrainConfig:
     has one gated block conditioned on a spatial map decoded from z, because a weak decoder leaves the
     image's shape to the code. Codes are scaled by 30, Adam runs at 1e-3 on batches of 16, and the KL
     weight warms up over the first 2,000 steps. Training images move by up to 2 pixels, which raised the
-    linear probe on codes by about 2 points on mnist-5k. The Polyak decay is 0.999 because 0.9999 would
-    average over more steps than the run takes.
+    linear probe on codes by about 2 points on mnist-5k. Codes have 32 dimensions and the encoder reads
+    grey levels; on mnist-5k each raised the share of test digits whose nearest training code has the
+    same label by about 1 point. The Polyak decay is 0.999 because 0.9999 would average over more steps
+    than the run takes.
     """
-    # TODO: 1-NN label agreement of mnist-5k test codes is 93.5% (target 95%); code_size=32 reached 94.7% in a shorter trial.
     return TrainConfig(
         model=ModelConfig(
-            code_size=16,
+            code_size=32,
             mixture_components=8,
             code_scale=30.0,
             encoder_channels=(32, 32, 64, 64, 128),
@@ -150,6 +151,7 @@ def _cpu() -> TrainConfig:
             decoder_kernel=3,
             conditioning=Conditioning.SPATIAL,
             conditioning_channels=16,
+            encoder_reads_grey=True,
         ),
         preset="cpu",
         batch_size=16,

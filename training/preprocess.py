@@ -64,7 +64,8 @@ class PreprocessSpec:
             mode=mode,
             size=config.image_size,
             digit_normalisation=mode == "L" and (dataset_name in DIGIT_DATASETS or is_binarized),
-            binarize_threshold=BINARIZE_THRESHOLD if is_binarized else None,
+            # An encoder that reads grey levels gets them from uploads too.
+            binarize_threshold=BINARIZE_THRESHOLD if is_binarized and not config.encoder_reads_grey else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,7 +88,7 @@ class PreprocessSpec:
 
 
 def preprocess_image(image: Image.Image, spec: PreprocessSpec) -> np.ndarray:
-    """Convert one image to encoder input: uint8 (C, H, W) levels, 0/1 when binarized, else 0..255.
+    """Convert one image to encoder input: uint8 (C, H, W) levels, 0/1 when spec binarizes, else 0..255.
 
     Steps: first frame of an animation, EXIF orientation, conversion to the model's mode (16-bit grey
     scaled to 8 bits, transparency composited on black as the folder loader does). Then digit

@@ -117,21 +117,37 @@ def sample_unconditional(
     return images, None if z is None else z.cpu().numpy()
 
 
+def _encoder_tensor(model: ACN, images: np.ndarray, encoder_inputs: np.ndarray | None) -> torch.Tensor:
+    """Return the encoder's input for images: encoder_inputs when given, else images in encoder levels."""
+    if encoder_inputs is not None:
+        if encoder_inputs.shape != images.shape:
+            raise ValueError(f"encoder_inputs have shape {encoder_inputs.shape} but images {images.shape}; give one per image")
+        return torch.from_numpy(np.ascontiguousarray(encoder_inputs)).to(_model_device(model)).float()
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(_model_device(model)).float()
+    return model.encoder_input(x)
+
+
 @torch.no_grad()
 def reconstruct(
-    model: ACN, images: np.ndarray, samples: int, generator: torch.Generator, show_progress: bool = False
+    model: ACN,
+    images: np.ndarray,
+    samples: int,
+    generator: torch.Generator,
+    show_progress: bool = False,
+    encoder_inputs: np.ndarray | None = None,
 ) -> np.ndarray:
     """Decode `samples` stochastic reconstructions of each image from its mean code c.
 
     Returns uint8 levels (N, 1 + samples, C, H, W) with the real image in column 0. The mean code is
     used rather than z ~ N(c, I), as in the ACN paper, so the spread shows only what the decoder adds.
+    encoder_inputs are the same images in the encoder's levels (grey levels for a model that reads
+    grey); without them the encoder reads images.
     """
     _check_has_encoder(model, "reconstruction")
     if samples < 1:
         raise ValueError(f"samples per image must be at least 1, got {samples}")
     model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(_model_device(model)).float()  # (N, C, H, W)
-    codes = model.encode(x)  # (N, D)
+    codes = model.encode(_encoder_tensor(model, images, encoder_inputs))  # (N, D)
     z = codes.repeat_interleave(samples, dim=0)  # (N * samples, D), each image's code repeated
     drawn = _draw_batched(model, z, len(z), generator, show_progress, "reconstructions")
     drawn = drawn.reshape(len(images), samples, *drawn.shape[1:])  # (N, samples, C, H, W)
@@ -140,27 +156,36 @@ def reconstruct(
 
 @torch.no_grad()
 def daydream(
-    model: ACN, images: np.ndarray, length: int, generator: torch.Generator, show_progress: bool = False
+    model: ACN,
+    images: np.ndarray,
+    length: int,
+    generator: torch.Generator,
+    show_progress: bool = False,
+    encoder_inputs: np.ndarray | None = None,
 ) -> Daydream:
     """Run daydream chains of `length` steps from real images.
 
     Each step encodes the previous image to its mean code c, draws z from p(z|c) and decodes z into
     the next image. The VAE baseline's prior ignores c, so its chains are unconditional samples.
+    encoder_inputs are the real images in the encoder's levels, as for reconstruct; the decoded images
+    are read through ACN.encoder_input.
     """
     _check_has_encoder(model, "daydream")
     if length < 1:
         raise ValueError(f"daydream length must be at least 1, got {length}")
     model.eval()
     current = torch.from_numpy(np.ascontiguousarray(images)).to(_model_device(model)).float()  # (N, C, H, W)
+    codes = model.encode(_encoder_tensor(model, images, encoder_inputs))  # (N, D)
     chain_images, chain_codes, chain_latents = [current], [], []
-    for _ in tqdm(range(length), desc="daydream steps", unit="step", disable=not show_progress, leave=False):
-        codes = model.encode(current)  # (N, D)
+    for step in tqdm(range(length), desc="daydream steps", unit="step", disable=not show_progress, leave=False):
+        if step > 0:
+            codes = model.encode(model.encoder_input(current))  # (N, D)
         z = sample_mixture(model.prior_params(codes), generator)  # (N, D)
         current = draw_images(model.decoder, z, tuple(current.shape), generator)
         chain_codes.append(codes)
         chain_latents.append(z)
         chain_images.append(current)
-    chain_codes.append(model.encode(current))
+    chain_codes.append(model.encode(model.encoder_input(current)))
     return Daydream(
         images=torch.stack(chain_images, dim=1).cpu().numpy().astype(np.uint8),
         codes=torch.stack(chain_codes, dim=1).cpu().numpy().astype(np.float32),

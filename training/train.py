@@ -18,6 +18,7 @@ from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoin
 from training.codebook import CodeTable
 from training.config import LearningRateSchedule, OptimizerKind, TrainConfig
 from training.data import ImageDataset, Split
+from training.encoding import encoder_images
 from training.fileio import atomic_write_json, atomic_write_text
 from training.losses import kl_estimate, reconstruction_nats, sample_posterior
 from training.models import ACN, ModelKind, OutputType
@@ -66,6 +67,7 @@ class Trainer:
         # The grey levels the fixed bits were drawn from, for rebinarize.
         self.grey_images = torch.from_numpy(dataset.raw_images[dataset.indices[Split.TRAIN]])
         self.validation_images = torch.from_numpy(dataset.part(Split.VALIDATION)[0])
+        self.validation_encoder_images = torch.from_numpy(encoder_images(dataset, Split.VALIDATION, config.model))
         self.code_table = CodeTable(len(self.images), config.model.code_size, self.rng)
         self.step = 0
         self.order = self.rng.permutation(len(self.images))
@@ -146,15 +148,13 @@ class Trainer:
     def train_step(self, ids: np.ndarray) -> dict[str, float]:
         """Run one step of the ACN paper's Algorithm 1 on the images with these training-set ids."""
         config = self.config
-        x = (self._rebinarize(ids) if config.rebinarize else self.images[ids]).to(self.device).float()  # (B, C, H, W)
-        if config.shift_pixels > 0:
-            x = self._shift(x)
+        x, encoder_x = self._batch(ids)
         self.model.train()
 
         kl = torch.zeros(len(ids), device=self.device)
         z = None
         if config.model.kind is not ModelKind.PIXELCNN:
-            codes = self.model.encode(x)  # (B, D)
+            codes = self.model.encode(encoder_x)  # (B, D)
             prior = self.model.prior_params(self._neighbour_codes(ids, codes))
             z = sample_posterior(codes)
             kl = kl_estimate(z, prior)  # (B,)
@@ -179,6 +179,20 @@ class Trainer:
         factor = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
         for group in self.optimizer.param_groups:
             group["lr"] = config.learning_rate * factor
+
+    def _batch(self, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the images (B, C, H, W) the decoder models and the same images in the encoder's levels."""
+        config = self.config
+        x = (self._rebinarize(ids) if config.rebinarize else self.images[ids]).to(self.device).float()
+        reads_grey = config.model.encoder_reads_grey and config.model.output_type is OutputType.BERNOULLI
+        if not reads_grey:
+            x = self._shift(x) if config.shift_pixels > 0 else x
+            return x, self.model.encoder_input(x)
+        grey = self.grey_images[ids].to(self.device).float()
+        if config.shift_pixels > 0:
+            # One shift for both, so that the grey image and its bits stay aligned.
+            x, grey = self._shift(torch.cat([x, grey], dim=1)).split(x.shape[1], dim=1)
+        return x, grey
 
     def _rebinarize(self, ids: np.ndarray) -> torch.Tensor:
         """Draw new bits for these training images: 1 with probability grey level / 255, as the data set's own."""
@@ -224,7 +238,7 @@ class Trainer:
             x = self.validation_images[start : start + batch_size].to(self.device).float()
             z = None
             if self.config.model.kind is not ModelKind.PIXELCNN:
-                codes = model.encode(x)
+                codes = model.encode(self.validation_encoder_images[start : start + batch_size].to(self.device).float())
                 neighbours = codes
                 if self.config.model.kind is ModelKind.ACN:
                     hits = self.code_table.nearest(codes.cpu().numpy(), np.full(len(x), -1), self.config.neighbours)

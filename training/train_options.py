@@ -31,6 +31,7 @@ _HELP = {
     "decoder_kernel": "side in pixels of the gated blocks' kernels (odd)",
     "conditioning": "how z enters the decoder: global (per-layer bias) or spatial (decoded feature map)",
     "conditioning_channels": "feature maps of the spatial conditioning network",
+    "encoder_reads_grey": "the encoder reads grey levels 0..255; for binarized data, the levels the bits were drawn from (the decoder still models the bits)",
     "binarize": "binarize the pixels (default: yes for digit datasets, no otherwise)",
     "batch_size": "images per step",
     "optimizer": "rmsprop or adam",

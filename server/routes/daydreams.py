@@ -51,7 +51,7 @@ def run_chain(
     current = source.model_input[np.newaxis]  # (1, C, H, W)
     code = encode(snapshot, current, metrics)  # (1, D)
     emit("start", {"model_version": snapshot.version, "source": source.kind, "id": source.id, "length": length,
-                   "image": data_url(levels_to_image(current[0], levels)), "code": code[0].tolist()})  # fmt: skip
+                   "image": data_url(levels_to_image(current[0], snapshot.bundle.config.encoder_levels)), "code": code[0].tolist()})  # fmt: skip
     for step in range(1, length + 1):
         z = draw_from_prior(snapshot, code, rng, metrics)  # (1, D)
 
@@ -60,7 +60,7 @@ def run_chain(
                 emit("progress", {"step": step, "rows_done": row + 1, "rows": rows})
 
         current = decode_latents(snapshot, z, rng, metrics, cancel=cancel, on_row=on_row)  # (1, C, H, W)
-        code = encode(snapshot, current, metrics)
+        code = encode(snapshot, snapshot.bundle.encoder_input(current), metrics)
         emit("image", {"step": step, "image": data_url(levels_to_image(current[0], levels)), "code": code[0].tolist(), "z": z[0].tolist()})
     emit("end", {"steps": length})
 

@@ -76,7 +76,7 @@ async def render_result(request: Request, services: Services, upload_id: int | N
         source, neighbours = await run_in_threadpool(_result_data, services, snapshot, upload_id, image_id, k)
     except ApiError as error:
         return render_error(request, error)
-    levels = snapshot.bundle.output_type.levels
+    levels = snapshot.bundle.config.encoder_levels  # of the model input, which the encoder reads
     context = {
         "title": f"{source.kind.capitalize()} {source.id}",
         "model": model_facts(snapshot, services),

@@ -44,7 +44,7 @@ def reconstruct(services: Services, snapshot: Snapshot, request: ReconstructionR
         source=source.kind,
         id=source.id,
         code=code[0].tolist(),
-        original=data_url(levels_to_image(source.model_input, levels)),
+        original=data_url(levels_to_image(source.model_input, snapshot.bundle.config.encoder_levels)),
         reconstructions=[data_url(levels_to_image(image, levels)) for image in images],
     )
 

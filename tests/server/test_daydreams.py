@@ -1,13 +1,19 @@
 """GET /api/daydreams/stream: event order and content, and that a client leaving stops the sampler."""
 
+import base64
+import io
 import json
 import re
 import time
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
-CODE_SIZE = 16
+from training.export import load_bundle
+
+CODE_SIZE = 32  # the cpu preset's, which the tiny test bundle keeps
 
 
 def parse_events(lines: list[str]) -> list[tuple[str, dict]]:
@@ -37,6 +43,28 @@ def test_stream_events_in_order(client):
     assert [data["step"] for name, data in events if name == "image"] == [1, 2]
     assert len(events[1][1]["code"]) == CODE_SIZE
     assert events[1][1]["image"].startswith("data:image/png;base64,")
+
+
+def png_levels(url: str) -> np.ndarray:
+    """Decode a PNG data URL of one grey image into uint8 levels (1, H, W) 0..255."""
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+        return np.asarray(image)[np.newaxis]
+
+
+def test_start_shows_grey_input_and_codes_read_bits_as_grey(client, tiny_bundle):
+    bundle = load_bundle(tiny_bundle, device="cpu")
+    assert bundle.config.encoder_reads_grey
+    with client.stream("GET", "/api/daydreams/stream", params={"image_id": 5, "length": 2, "seed": 0}) as response:
+        events = parse_events(list(response.iter_lines()))
+    # The start image is the grey model input, drawn at its own levels rather than as bits.
+    assert np.array_equal(png_levels(events[0][1]["image"]), bundle.model_input(5))
+    for name, data in events:
+        if name != "image":
+            continue
+        shown = png_levels(data["image"])
+        assert set(np.unique(shown)) <= {0, 255}  # sampled bits, drawn black and white
+        expected = bundle.encode(bundle.encoder_input(shown[np.newaxis] // 255))[0]
+        assert np.allclose(data["code"], expected, atol=1e-5)
 
 
 def test_stream_progress_events(client):

@@ -12,6 +12,8 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 from tests.training.conftest import make_dataset, tiny_config
+from training.data import Split
+from training.encoding import encoder_images
 from training.evaluate import (
     EvaluationOptions,
     Features,
@@ -393,3 +395,13 @@ def test_prior_points_add_posterior_noise():
 def test_prior_points_can_be_codes():
     codes = np.ones((5, 2), dtype=np.float32)
     assert prior_fit_points(codes, PriorData.CODES, np.random.default_rng(0)) is codes
+
+
+def test_encoder_images_follow_the_model():
+    dataset = make_dataset(grey_raw=True)
+    grey_config = tiny_config().model
+    bits_config = tiny_config().model
+    bits_config.encoder_reads_grey = False
+    test = dataset.indices[Split.TEST]
+    assert np.array_equal(encoder_images(dataset, Split.TEST, grey_config), dataset.raw_images[test])
+    assert np.array_equal(encoder_images(dataset, Split.TEST, bits_config), dataset.images[test])

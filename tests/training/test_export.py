@@ -230,8 +230,8 @@ def test_decoder_matches_run(acn_run: Path, acn_bundle: Bundle) -> None:
 
 
 def test_encode_rejects_bad_levels(acn_bundle: Bundle) -> None:
-    with pytest.raises(ValueError, match="0..1"):
-        acn_bundle.encode(np.full((1, 1, DIGIT_SIZE, DIGIT_SIZE), 255, dtype=np.uint8))
+    with pytest.raises(ValueError, match="0..255"):
+        acn_bundle.encode(np.full((1, 1, DIGIT_SIZE, DIGIT_SIZE), 256, dtype=np.int16))
 
 
 def test_encode_rejects_bad_shape(acn_bundle: Bundle) -> None:
@@ -291,7 +291,8 @@ def test_images_are_training_split(digit_data: Path, acn_bundle: Bundle) -> None
     np.testing.assert_array_equal(acn_bundle.source_indices, dataset.indices[Split.TRAIN])
     source = acn_bundle.source_indices[7]
     np.testing.assert_array_equal(acn_bundle.image(7), dataset.raw_images[source])
-    np.testing.assert_array_equal(acn_bundle.model_input(7), dataset.images[source])
+    # The cpu preset's encoder reads the grey levels, not the bits the decoder models.
+    np.testing.assert_array_equal(acn_bundle.model_input(7), dataset.raw_images[source])
     assert acn_bundle.labels[7] == dataset.labels[source]
     assert acn_bundle.class_names == ["0", "1", "2"]
 
@@ -349,11 +350,11 @@ def test_stale_prior_fitted_again(tmp_path: Path, acn_run: Path, acn_bundle: Bun
 
 
 def test_png_digit_gets_dataset_code(tmp_path: Path, acn_bundle: Bundle) -> None:
-    bits = acn_bundle.model_input(4)
-    path = save_png(tmp_path / "digit.png", bits * 255)
+    grey = acn_bundle.model_input(4)
+    path = save_png(tmp_path / "digit.png", grey)
     with Image.open(path) as upload:
         levels = preprocess_image(upload, PreprocessSpec.from_manifest(acn_bundle.manifest))
-    np.testing.assert_array_equal(levels, bits)
+    np.testing.assert_array_equal(levels, grey)
     assert np.abs(acn_bundle.encode(levels[None])[0] - acn_bundle.codes[4]).max() <= TOLERANCE
 
 

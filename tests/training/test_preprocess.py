@@ -203,6 +203,12 @@ def test_spec_for_binarized_digits() -> None:
     assert spec == PreprocessSpec(mode="L", size=28, digit_normalisation=True, binarize_threshold=128)
 
 
+def test_spec_for_digits_read_grey() -> None:
+    config = ModelConfig(output_type=OutputType.BERNOULLI, encoder_reads_grey=True)
+    spec = PreprocessSpec.for_model(config, "mnist-5k")
+    assert spec == PreprocessSpec(mode="L", size=28, digit_normalisation=True, binarize_threshold=None)
+
+
 def test_spec_for_grey_clothes() -> None:
     spec = PreprocessSpec.for_model(ModelConfig(output_type=OutputType.CATEGORICAL), "fashion-mnist")
     assert spec == PreprocessSpec(mode="L", size=28, digit_normalisation=False, binarize_threshold=None)

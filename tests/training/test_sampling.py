@@ -21,7 +21,10 @@ SIZE = 6  # image side: the plain sampler reruns the decoder once per sub-pixel
 
 
 def tiny_model(
-    kind: ModelKind = ModelKind.ACN, output_type: OutputType = OutputType.BERNOULLI, channels: int = 1
+    kind: ModelKind = ModelKind.ACN,
+    output_type: OutputType = OutputType.BERNOULLI,
+    channels: int = 1,
+    encoder_reads_grey: bool = False,
 ) -> ACN:
     torch.manual_seed(0)
     config = ModelConfig(
@@ -39,6 +42,7 @@ def tiny_model(
         decoder_kernel=3,
         conditioning=Conditioning.SPATIAL,
         conditioning_channels=2,
+        encoder_reads_grey=encoder_reads_grey,
     )
     return ACN(config).eval()
 
@@ -123,6 +127,34 @@ def test_daydream_reencodes_each_image():
         for step in range(4):
             expected = model.encode(torch.from_numpy(chains.images[:, step]).float()).numpy()
             assert np.allclose(chains.codes[:, step], expected, atol=1e-6)
+
+
+def test_grey_encoder_reads_bits_as_0_and_255():
+    model = tiny_model(encoder_reads_grey=True)
+    chains = daydream(model, real_images(2), 3, seeded(0))
+    with torch.no_grad():
+        for step in range(1, 4):
+            bits = torch.from_numpy(chains.images[:, step]).float()
+            expected = model.encode(bits * 255).numpy()
+            assert np.allclose(chains.codes[:, step], expected, atol=1e-6)
+
+
+def test_grey_encoder_gets_given_inputs():
+    model = tiny_model(encoder_reads_grey=True)
+    images = real_images(2)
+    grey = np.where(images > 0, 200, 30).astype(np.uint8)  # other levels than 0/255, as a grey image has
+    chains = daydream(model, images, 1, seeded(0), encoder_inputs=grey)
+    rows = reconstruct(model, images, 2, seeded(0), encoder_inputs=grey)
+    with torch.no_grad():
+        expected = model.encode(torch.from_numpy(grey).float()).numpy()
+    assert np.allclose(chains.codes[:, 0], expected, atol=1e-6)
+    assert np.array_equal(chains.images[:, 0], images)  # the chain shows the modelled bits
+    assert np.array_equal(rows[:, 0], images)
+
+
+def test_encoder_inputs_must_match_images():
+    with pytest.raises(ValueError, match="encoder_inputs have shape"):
+        reconstruct(tiny_model(encoder_reads_grey=True), real_images(2), 1, seeded(0), encoder_inputs=real_images(3))
 
 
 def test_daydream_prior_sees_previous_code():

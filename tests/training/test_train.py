@@ -62,7 +62,7 @@ def test_checkpoint_holds_the_contract(tmp_path, dataset):
     for key in ("model", "averaged_model", "optimizer", "code_table", "step", "config", "torch_rng", "numpy_rng"):
         assert key in state
     assert state["step"] == 6
-    assert state["code_table"]["codes"].shape == (28, 16)
+    assert state["code_table"]["codes"].shape == (28, 32)
 
 
 def _interrupt_at(trainer: Trainer, step: int):
@@ -187,6 +187,25 @@ def test_rebinarize_draws_bits_from_grey_levels(tmp_path):
     # Each pixel is 1 with probability grey / 255; the mean of 400 draws has a standard error of at most 0.025.
     expected = trainer.grey_images.numpy() / 255
     assert np.abs(draws.mean(axis=0) - expected).max() < 0.15
+
+
+def test_grey_encoder_input_aligned_with_bits(tmp_path):
+    dataset = make_dataset(grey_raw=True)  # lit pixels have grey levels 128..255, the others 0..63
+    trainer = Trainer(tiny_config(shift_pixels=2), dataset, tmp_path)
+    assert trainer.config.model.encoder_reads_grey
+    bits, grey = trainer._batch(np.arange(len(trainer.images)))
+    assert grey.max() > 1
+    # Thresholding the shifted grey image gives the shifted bits only when both moved alike.
+    assert torch.equal((grey >= 128).float(), bits)
+    assert not torch.equal(bits, trainer.images.float())  # the shift did move some images
+
+
+def test_bit_encoder_input_is_the_bits(tmp_path):
+    config = tiny_config(shift_pixels=2)
+    config.model.encoder_reads_grey = False
+    trainer = Trainer(config, make_dataset(grey_raw=True), tmp_path)
+    bits, encoder_bits = trainer._batch(np.arange(len(trainer.images)))
+    assert torch.equal(encoder_bits, bits)
 
 
 def test_rebinarize_needs_binarized_data(tmp_path):

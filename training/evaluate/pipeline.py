@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from training.data import ImageDataset, Split
-from training.encoding import encode_images
+from training.encoding import encode_images, encoder_images
 from training.evaluate.costs import estimate_kl_costs, estimate_reconstruction_cost
 from training.evaluate.montecarlo import SamplingPlan
 from training.evaluate.figures import (
@@ -64,7 +64,7 @@ def _encode_splits(run: TrainedRun) -> _Codes | None:
         return None
     dataset = run.dataset
     splits = (Split.TRAIN, Split.VALIDATION, Split.TEST)
-    return _Codes(*(encode_images(run.model, dataset.part(split)[0]) for split in splits))
+    return _Codes(*(encode_images(run.model, encoder_images(dataset, split, run.config.model)) for split in splits))
 
 
 def _probes(dataset: ImageDataset, codes: _Codes | None, show_progress: bool) -> ProbeScores:

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 
 from training.data import Split
-from training.encoding import encode_images
+from training.encoding import encode_images, encoder_images
 from training.evaluate.runs import TrainedRun
 from training.unconditional import (
     PRIOR_NAME,
@@ -72,7 +72,7 @@ def load_or_fit_run_prior(run: TrainedRun, seed: int = 0, data: PriorData = Prio
     if path.is_file():
         logger.info("%s is older than the checkpoint, so it is fitted again", path)
     dataset = run.dataset
-    train_codes = encode_images(run.model, dataset.part(Split.TRAIN)[0])
-    validation_codes = encode_images(run.model, dataset.part(Split.VALIDATION)[0])
+    train_codes = encode_images(run.model, encoder_images(dataset, Split.TRAIN, run.config.model))
+    validation_codes = encode_images(run.model, encoder_images(dataset, Split.VALIDATION, run.config.model))
     prior, _ = fit_run_prior(run, train_codes, validation_codes, seed, data)
     return prior

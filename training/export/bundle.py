@@ -59,7 +59,7 @@ def export_bundle(run_dir: Path | str, bundle_dir: Path | str, images: str | Non
     run_dir, bundle_dir = Path(run_dir), Path(bundle_dir)
     _check_target(run_dir, bundle_dir)
     run = load_run(run_dir)
-    indexed = training_split(run.dataset) if images is None else other_collection(images, run.config)
+    indexed = training_split(run.dataset, run.config) if images is None else other_collection(images, run.config)
     prior = ensure_unconditional_prior(run)
     report = read_report(run_dir)
     spec = PreprocessSpec.for_model(run.config.model, run.config.data)

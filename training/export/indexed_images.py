@@ -6,6 +6,7 @@ import numpy as np
 
 from training.config import TrainConfig
 from training.data import DatasetError, ImageDataset, Split, load_dataset
+from training.encoding import encoder_images
 from training.export.errors import ExportError
 from training.models import OutputType
 
@@ -27,13 +28,13 @@ class IndexedImages:
         return np.arange(len(self.model_inputs), dtype=np.int64)
 
 
-def training_split(dataset: ImageDataset) -> IndexedImages:
+def training_split(dataset: ImageDataset, config: TrainConfig) -> IndexedImages:
     """Select the training split of the run's data set, in ascending data set index."""
     index = dataset.indices[Split.TRAIN]
     return IndexedImages(
         name=dataset.name,
         part=Split.TRAIN.value,
-        model_inputs=dataset.images[index],
+        model_inputs=encoder_images(dataset, Split.TRAIN, config.model),
         display_images=dataset.raw_images[index],
         labels=None if dataset.labels is None else dataset.labels[index],
         class_names=dataset.class_names,
@@ -57,7 +58,7 @@ def other_collection(source: str, config: TrainConfig) -> IndexedImages:
     return IndexedImages(
         name=source,
         part="all",
-        model_inputs=dataset.images,
+        model_inputs=dataset.raw_images if model.encoder_reads_grey else dataset.images,
         display_images=dataset.raw_images,
         labels=dataset.labels,
         class_names=dataset.class_names,

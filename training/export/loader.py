@@ -82,6 +82,13 @@ class Bundle:
         batches = [run_encoder(self.encoder_session, pixels[start : start + BATCH]) for start in range(0, len(pixels), BATCH)]
         return np.concatenate(batches)
 
+    def encoder_input(self, images: np.ndarray) -> np.ndarray:
+        """Turn decoded images (N, C, H, W) of the decoder's levels into encoder levels: 0/1 bits become 0/255 for a grey-reading encoder."""
+        if self.config.encoder_levels == self.output_type.levels:
+            return images
+        factor = (self.config.encoder_levels - 1) // (self.output_type.levels - 1)
+        return (np.asarray(images, dtype=np.uint8) * factor).astype(np.uint8)
+
     def prior_params(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return p(z|ĉ) for neighbour codes (N, D): mixture logits, means and scales, each (N, D, M) float32."""
         codes = self._check_codes(codes)
@@ -113,7 +120,7 @@ class Bundle:
         return self.display_images[self._row(image_id)].copy()
 
     def model_input(self, image_id: int) -> np.ndarray:
-        """Return an indexed image as the encoder saw it: uint8 (C, H, W), 0/1 when binarized."""
+        """Return an indexed image as the encoder saw it: uint8 (C, H, W), 0/1 when the encoder reads bits."""
         return self.model_inputs[self._row(image_id)].copy()
 
     def _row(self, image_id: int) -> int:
@@ -132,10 +139,10 @@ class Bundle:
             )
         if not (np.issubdtype(pixels.dtype, np.integer) or pixels.dtype == bool):
             raise ValueError(f"images must contain integer pixel levels such as uint8, got {pixels.dtype}")
-        top = self.output_type.levels - 1
+        top = self.config.encoder_levels - 1
         if pixels.size and (pixels.min() < 0 or pixels.max() > top):
             raise ValueError(
-                f"pixel levels must lie in 0..{top} for {self.output_type.value} images, got "
+                f"pixel levels must lie in 0..{top} for this model's encoder, got "
                 f"{pixels.min()}..{pixels.max()}; pre-process uploads with preprocess_image"
             )
         return pixels

@@ -9,7 +9,7 @@ from typing import Any
 from training.checkpoint import CHECKPOINT_NAME, load_averaged_model
 from training.config import TrainConfig
 from training.data import DatasetError, ImageDataset, Split, load_dataset
-from training.encoding import encode_images
+from training.encoding import encode_images, encoder_images
 from training.export.errors import ExportError
 from training.models import ACN
 from training.unconditional import (
@@ -87,8 +87,8 @@ def ensure_unconditional_prior(run: RunContents) -> UnconditionalPrior:
     if path.is_file():
         logger.info("%s is older than the checkpoint, so it is fitted again", path)
     logger.info("fitting the unconditional prior of %s to its training and validation codes", run.run_dir)
-    train_codes = encode_images(run.model, run.dataset.part(Split.TRAIN)[0])
-    validation_codes = encode_images(run.model, run.dataset.part(Split.VALIDATION)[0])
+    train_codes = encode_images(run.model, encoder_images(run.dataset, Split.TRAIN, run.config.model))
+    validation_codes = encode_images(run.model, encoder_images(run.dataset, Split.VALIDATION, run.config.model))
     prior, scores = fit_unconditional_prior(train_codes, validation_codes, seed=run.config.seed)
     logger.info("chose %d components; validation log-likelihood by component count: %s", prior.components, scores)
     save_unconditional_prior(path, prior)

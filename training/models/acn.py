@@ -31,10 +31,22 @@ class ACN(nn.Module):
         self.decoder = GatedPixelCNN(config, is_conditional=config.has_encoder)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Return codes c (B, D), the means of q(z|x), for images x (B, C, H, W) of pixel levels."""
+        """Return codes c (B, D), the means of q(z|x), for images x (B, C, H, W) of encoder levels.
+
+        The encoder levels are 0 .. config.encoder_levels - 1: grey levels when the encoder reads grey,
+        else the levels the decoder models. encoder_input turns decoded images into them.
+        """
         if self.encoder is None:
             raise ValueError(f"a {self.config.kind.value} model has no encoder and gives no codes")
-        return self.encoder(self.decoder.scale_input(x))
+        scale = 2.0 / (self.config.encoder_levels - 1)
+        dtype = next(self.encoder.parameters()).dtype
+        return self.encoder(x.to(dtype) * scale - 1.0)
+
+    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Turn images x of the decoder's levels (such as samples) into encoder levels: bits 0/1 become 0/255."""
+        if self.config.encoder_levels == self.config.output_type.levels:
+            return x
+        return x * ((self.config.encoder_levels - 1) // (self.config.output_type.levels - 1))
 
     def prior_params(self, neighbour_codes: torch.Tensor) -> MixtureParams:
         """Return p(z|ĉ) for neighbour codes (B, D); the VAE prior ignores their values."""

@@ -44,6 +44,9 @@ class ModelConfig:
     decoder_kernel: int = 5  # odd, because the vertical stack reaches kernel // 2 rows further up per block
     conditioning: Conditioning = Conditioning.GLOBAL
     conditioning_channels: int = 32  # feature maps of the spatial conditioning network
+    # The encoder reads grey levels 0..255. For binarized data these are the levels the bits were drawn
+    # from, so the encoder sees more than one noisy draw; data with 256 levels is read as it is either way.
+    encoder_reads_grey: bool = False
 
     def __post_init__(self) -> None:
         self.kind = ModelKind(self.kind)
@@ -67,6 +70,11 @@ class ModelConfig:
     @property
     def has_encoder(self) -> bool:
         return self.kind is not ModelKind.PIXELCNN
+
+    @property
+    def encoder_levels(self) -> int:
+        """Number of pixel levels the encoder reads: 256 for grey levels, else the decoder's."""
+        return 256 if self.encoder_reads_grey else self.output_type.levels
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON-ready values: enums as strings, tuples as lists."""
