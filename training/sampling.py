@@ -141,7 +141,7 @@ def reconstruct(
     Returns uint8 levels (N, 1 + samples, C, H, W) with the real image in column 0. The mean code is
     used rather than z ~ N(c, I), as in the ACN paper, so the spread shows only what the decoder adds.
     encoder_inputs are the same images in the encoder's levels (grey levels for a model that reads
-    grey); without them the encoder reads images.
+    grey). Without them, ACN.encoder_input converts images.
     """
     _check_has_encoder(model, "reconstruction")
     if samples < 1:
