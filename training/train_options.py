@@ -63,17 +63,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], help="device to train on (default: cpu)")
     parser.add_argument("--quiet", action="store_true", help="hide the progress bar")
     overrides = parser.add_argument_group("preset overrides", "each default comes from --preset; see training/config.py")
+    cpu = preset_config("cpu")
     for field in dataclasses.fields(ModelConfig):
         if field.name not in _DATA_DERIVED:
-            _add_override(overrides, field, "model.")
+            _add_override(overrides, field, "model.", getattr(cpu.model, field.name))
     for field in dataclasses.fields(TrainConfig):
         if field.name in _HELP:
-            _add_override(overrides, field, "")
+            _add_override(overrides, field, "", getattr(cpu, field.name))
 
 
-def _add_override(group: argparse._ArgumentGroup, field: dataclasses.Field, prefix: str) -> None:
+def _add_override(group: argparse._ArgumentGroup, field: dataclasses.Field, prefix: str, cpu_value: Any) -> None:
     flag = "--" + field.name.replace("_", "-")
-    kwargs: dict[str, Any] = {"dest": prefix + field.name, "default": None, "help": _HELP.get(field.name)}
+    help_text = f"{_HELP[field.name]} (cpu preset: {_shown(cpu_value)})" if field.name in _HELP else None
+    kwargs: dict[str, Any] = {"dest": prefix + field.name, "default": None, "help": help_text}
     if not isinstance(field.default, bool):
         kwargs["metavar"] = field.name.upper()
     default = field.default if field.default is not dataclasses.MISSING else None
@@ -87,6 +89,17 @@ def _add_override(group: argparse._ArgumentGroup, field: dataclasses.Field, pref
     elif isinstance(default, (int, float)):
         kwargs["type"] = type(default)
     group.add_argument(flag, **kwargs)
+
+
+def _shown(value: Any) -> str:
+    """Write a preset value as a user would type it: 32,64 for a tuple, adam for an enum, the dataset's choice for None."""
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "the data set's choice" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:

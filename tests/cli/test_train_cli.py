@@ -109,3 +109,6 @@ def test_train_help_lists_units():
     result = subprocess.run([sys.executable, "-m", "cli", "train", "--help"], capture_output=True, text=True, check=True)
     assert "--minutes" in result.stdout
     assert "stop after this many minutes" in result.stdout
+    help_text = " ".join(result.stdout.split())  # argparse wraps lines
+    assert "dimensions D of the code and latent z (cpu preset: 32)" in help_text
+    assert "(cpu preset: 32,32,64,64,128)" in help_text
