@@ -57,7 +57,7 @@ def describe_machine(device: str) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class Report:
-    """The JSON results of one benchmark run; create it before measuring, so that it sees the load before."""
+    """JSON results of one benchmark run. Create it before measuring, so that it records the load beforehand."""
 
     module: str  # e.g. "benchmarks.sampling"
     argv: list[str] | None  # the arguments main() was given, None for the process's own

@@ -99,7 +99,11 @@ def _shown(value: Any) -> str:
         return ",".join(str(item) for item in value)
     if isinstance(value, bool):
         return "on" if value else "off"
-    return "the data set's choice" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    if value is None:
+        return "the data set's choice"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:

@@ -51,7 +51,7 @@ def png_levels(url: str) -> np.ndarray:
         return np.asarray(image)[np.newaxis]
 
 
-def test_start_shows_grey_input_and_codes_read_bits_as_grey(client, tiny_bundle):
+def test_daydream_grey_start_and_codes(client, tiny_bundle):
     bundle = load_bundle(tiny_bundle, device="cpu")
     assert bundle.config.encoder_reads_grey
     with client.stream("GET", "/api/daydreams/stream", params={"image_id": 5, "length": 2, "seed": 0}) as response:
@@ -61,9 +61,9 @@ def test_start_shows_grey_input_and_codes_read_bits_as_grey(client, tiny_bundle)
     for name, data in events:
         if name != "image":
             continue
-        shown = png_levels(data["image"])
-        assert set(np.unique(shown)) <= {0, 255}  # sampled bits, drawn black and white
-        expected = bundle.encode(bundle.encoder_input(shown[np.newaxis] // 255))[0]
+        sampled = png_levels(data["image"])
+        assert set(np.unique(sampled)) <= {0, 255}  # sampled bits, drawn black and white
+        expected = bundle.encode(bundle.encoder_input(sampled[np.newaxis] // 255))[0]
         assert np.allclose(data["code"], expected, atol=1e-5)
 
 

@@ -45,7 +45,7 @@ class ModelConfig:
     conditioning: Conditioning = Conditioning.GLOBAL
     conditioning_channels: int = 32  # feature maps of the spatial conditioning network
     # The encoder reads grey levels 0..255. For binarized data these are the levels the bits were drawn
-    # from, so the encoder sees more than one noisy draw; data with 256 levels is read as it is either way.
+    # from, so the codes do not carry the noise of one draw. Data with 256 levels is read as it is either way.
     encoder_reads_grey: bool = False
 
     def __post_init__(self) -> None:
